@@ -1,0 +1,115 @@
+//! Fault injection: rules that make matching requests fail, slow down or drop.
+
+use rand::Rng;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What a matching request gets.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// An error status: 429 (with Retry-After), 500, 503 or 504.
+    Status(u16),
+    /// Extra latency before the request is served normally.
+    Latency(Duration),
+    /// The connection is closed without a response.
+    Drop,
+}
+
+/// Which requests a rule applies to; `None` matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct FaultRule {
+    /// kube verb (get, list, watch, create, update, patch, delete).
+    pub verb: Option<String>,
+    /// Plural resource name.
+    pub resource: Option<String>,
+    /// Object name.
+    pub name: Option<String>,
+    /// Apply to at most this many requests, then expire.
+    pub count: Option<u32>,
+    /// Probability (0.0–1.0) that a matching request is affected.
+    pub probability: Option<f64>,
+    /// The fault.
+    pub fault: Option<Fault>,
+}
+
+impl FaultRule {
+    /// A rule that fails matching requests with `fault`.
+    pub fn new(fault: Fault) -> Self {
+        FaultRule { fault: Some(fault), ..Default::default() }
+    }
+
+    /// Only this verb.
+    pub fn verb(mut self, v: &str) -> Self {
+        self.verb = Some(v.into());
+        self
+    }
+
+    /// Only this resource.
+    pub fn resource(mut self, r: &str) -> Self {
+        self.resource = Some(r.into());
+        self
+    }
+
+    /// Only this object name.
+    pub fn name(mut self, n: &str) -> Self {
+        self.name = Some(n.into());
+        self
+    }
+
+    /// Only the next `n` matching requests.
+    pub fn times(mut self, n: u32) -> Self {
+        self.count = Some(n);
+        self
+    }
+
+    /// Only with probability `p`.
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(p);
+        self
+    }
+}
+
+/// The active rules.
+#[derive(Debug, Default)]
+pub struct Faults {
+    rules: Mutex<Vec<FaultRule>>,
+}
+
+impl Faults {
+    /// Adds a rule.
+    pub fn add(&self, rule: FaultRule) {
+        self.rules.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
+    }
+
+    /// Removes all rules.
+    pub fn clear(&self) {
+        self.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The fault for a request, if a rule matches (consuming one of its uses).
+    pub fn check(&self, verb: &str, resource: &str, name: Option<&str>) -> Option<Fault> {
+        let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hit = None;
+        for rule in rules.iter_mut() {
+            let matches = rule.verb.as_deref().is_none_or(|v| v == verb)
+                && rule.resource.as_deref().is_none_or(|r| r == resource)
+                && rule.name.as_deref().is_none_or(|n| Some(n) == name)
+                && rule.count.is_none_or(|c| c > 0);
+            if !matches {
+                continue;
+            }
+            if let Some(p) = rule.probability {
+                if rand::rng().random::<f64>() >= p {
+                    continue;
+                }
+            }
+            if let Some(c) = rule.count.as_mut() {
+                *c -= 1;
+            }
+            hit = rule.fault.clone();
+            break;
+        }
+        rules.retain(|r| r.count != Some(0));
+        hit
+    }
+}

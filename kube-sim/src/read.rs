@@ -1,0 +1,300 @@
+//! Reads: get, list (selectors, paging) and watch, in JSON or as a Table.
+
+use crate::core::Core;
+use crate::registry::ResourceType;
+use crate::route::ResourcePath;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::{Event, EventType};
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Query parameters of list and watch.
+#[derive(Debug, Default, Clone)]
+pub struct ListOptions {
+    /// Parsed `labelSelector`.
+    pub labels: Option<Arc<LabelSelector>>,
+    /// Parsed `fieldSelector`.
+    pub fields: Option<Arc<FieldSelector>>,
+    /// `limit`.
+    pub limit: Option<usize>,
+    /// `continue`.
+    pub continue_token: Option<String>,
+    /// `resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `timeoutSeconds`.
+    pub timeout: Option<Duration>,
+    /// `allowWatchBookmarks`.
+    pub bookmarks: bool,
+    /// `sendInitialEvents`.
+    pub send_initial_events: bool,
+    /// The client asked for a Table.
+    pub table: bool,
+}
+
+impl ListOptions {
+    fn matches(&self, obj: &Value) -> bool {
+        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
+        self.labels.as_ref().is_none_or(|s| s.matches(labels)) && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+    }
+}
+
+/// GET of one object.
+pub fn get(core: &Core, rp: &ResourcePath, table: bool) -> Result<Value, ApiError> {
+    let rt = &rp.rt;
+    let name = rp.name.as_deref().unwrap_or_default();
+    let key = (rt.store_key(), rp.namespace.clone().unwrap_or_default(), name.to_string());
+    let obj = core.store.lock().get(&key).ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+    let obj = at_version(rt, &obj);
+    if table {
+        let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        return Ok(to_table(rt, std::slice::from_ref(&obj), json!({"resourceVersion": rv})));
+    }
+    Ok(obj)
+}
+
+/// The object as served at the requested version of its resource.
+fn at_version(rt: &ResourceType, obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if o.get("apiVersion").and_then(Value::as_str) != Some(&rt.api_version()) {
+        o["apiVersion"] = rt.api_version().into();
+    }
+    o
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    v: String,
+    rv: u64,
+    start: String,
+}
+
+/// LIST of a collection.
+pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value, ApiError> {
+    let rt = &rp.rt;
+    let resource = rt.store_key();
+    let state = core.store.lock();
+    let start_after = match &opts.continue_token {
+        Some(t) => {
+            let tok = decode_continue(t)?;
+            if tok.rv < state.compacted {
+                return Err(ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."));
+            }
+            Some(tok.start)
+        }
+        None => None,
+    };
+    let mut items = Vec::new();
+    let mut last_key = String::new();
+    let mut more = 0usize;
+    for ((_, ns, name), obj) in state.list(&resource, rp.namespace.as_deref()) {
+        let pos = format!("{ns}/{name}");
+        if start_after.as_ref().is_some_and(|s| pos.as_str() <= s.as_str()) {
+            continue;
+        }
+        if !opts.matches(obj) {
+            continue;
+        }
+        if opts.limit.is_some_and(|l| items.len() >= l) {
+            more += 1;
+            continue;
+        }
+        last_key = pos;
+        items.push(obj.clone());
+    }
+    let rv = state.rv;
+    drop(state);
+    let mut meta = Map::new();
+    meta.insert("resourceVersion".into(), rv.to_string().into());
+    if more > 0 {
+        let tok = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: last_key };
+        let enc = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&tok).unwrap_or_default());
+        meta.insert("continue".into(), enc.into());
+        if opts.labels.is_none() && opts.fields.is_none() {
+            meta.insert("remainingItemCount".into(), more.into());
+        }
+    } else if rt.crd_schema.is_some() {
+        meta.insert("continue".into(), "".into());
+    }
+    let objs: Vec<Value> = items.iter().map(|o| at_version(rt, o)).collect();
+    if opts.table {
+        return Ok(to_table(rt, &objs, Value::Object(meta)));
+    }
+    let items: Vec<Value> = objs
+        .into_iter()
+        .map(|mut o| {
+            if rt.crd_schema.is_none() {
+                if let Some(m) = o.as_object_mut() {
+                    m.remove("apiVersion");
+                    m.remove("kind");
+                }
+            }
+            o
+        })
+        .collect();
+    Ok(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}))
+}
+
+fn decode_continue(t: &str) -> Result<ContinueToken, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))
+}
+
+/// A Table of objects (the columns kube shows for resources without printer columns).
+pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
+    let mut columns = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
+    let extra: Vec<(String, String)> = rt
+        .printer_columns
+        .iter()
+        .filter_map(|c| Some((c.get("name")?.as_str()?.to_string(), c.get("jsonPath")?.as_str()?.to_string())))
+        .collect();
+    for (name, _) in &extra {
+        columns.push(json!({"name": name, "type": "string", "format": "", "description": "", "priority": 0}));
+    }
+    columns.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| {
+            let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+            for (_, path) in &extra {
+                let ptr = path.trim_start_matches('.').replace('.', "/");
+                cells.push(o.pointer(&format!("/{ptr}")).cloned().unwrap_or(Value::Null));
+            }
+            cells.push(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str)).into());
+            let mut m = o.get("metadata").cloned().unwrap_or(json!({}));
+            if let Some(mm) = m.as_object_mut() {
+                mm.remove("managedFields");
+            }
+            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": m}})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
+}
+
+fn age(ts: Option<&str>) -> String {
+    let Some(t) = ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else { return "<unknown>".into() };
+    let secs = (jiff::Timestamp::now().as_second() - t.as_second()).max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 3600 * 2 => format!("{}m", s / 60),
+        s if s < 86400 * 2 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+/// Starts a WATCH; returns the channel the response body streams from.
+pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let rt = rp.rt.clone();
+    let resource = rt.store_key();
+    let start_rv: Option<u64> = opts.resource_version.as_deref().filter(|v| !v.is_empty() && *v != "0").map(|v| {
+        v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))
+    }).transpose()?;
+    let mut initial = Vec::new();
+    let mut cursor;
+    {
+        let state = core.store.lock();
+        cursor = state.rv;
+        match start_rv {
+            Some(rv) if !opts.send_initial_events => {
+                if state.events_after(rv).is_none() {
+                    let err = ApiError::expired(format!("too old resource version: {rv} ({})", state.compacted + 1));
+                    initial.push(frame("ERROR", &err.body()));
+                }
+                cursor = rv;
+            }
+            _ => {
+                for (_, obj) in state.list(&resource, rp.namespace.as_deref()) {
+                    if opts.matches(obj) {
+                        initial.push(event_frame(&rt, "ADDED", obj, opts.table));
+                    }
+                }
+            }
+        }
+    }
+    if opts.send_initial_events {
+        let bm = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": {"resourceVersion": cursor.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+        initial.push(frame("BOOKMARK", &bm));
+    }
+    let mut notify = core.store.subscribe();
+    let timeout = opts.timeout.unwrap_or(Duration::from_secs(1800));
+    tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let failed = initial.iter().any(|f| f.starts_with(b"{\"type\":\"ERROR\""));
+        for f in initial {
+            if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+        if failed {
+            return;
+        }
+        loop {
+            let events = core.store.lock().events_after(cursor);
+            let Some(events) = events else {
+                let err = ApiError::expired(format!("too old resource version: {cursor}"));
+                let _ = tx.send(frame("ERROR", &err.body())).await;
+                return;
+            };
+            for e in events {
+                cursor = e.rv;
+                if let Some(f) = event_for(&rt, &rp, &opts, &resource, &e) {
+                    if tx.send(f).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let bookmark = tokio::time::sleep(Duration::from_secs(10));
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                changed = notify.changed() => if changed.is_err() { return },
+                _ = bookmark, if opts.bookmarks => {
+                    let bm = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": {"resourceVersion": cursor.to_string()}});
+                    if tx.send(frame("BOOKMARK", &bm)).await.is_err() { return; }
+                }
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(rx)
+}
+
+fn event_for(rt: &ResourceType, rp: &ResourcePath, opts: &ListOptions, resource: &str, e: &Event) -> Option<Bytes> {
+    if e.resource != resource || rp.namespace.as_deref().is_some_and(|ns| ns != e.namespace) {
+        return None;
+    }
+    let now = opts.matches(&e.object);
+    let before = e.prev.as_ref().is_some_and(|p| opts.matches(p));
+    let ty = match (e.kind, before, now) {
+        (EventType::Deleted, true, _) | (EventType::Deleted, false, true) => "DELETED",
+        (EventType::Deleted, false, false) => return None,
+        (EventType::Added, _, true) => "ADDED",
+        (EventType::Modified, true, true) => "MODIFIED",
+        (EventType::Modified, false, true) => "ADDED",
+        (EventType::Modified, true, false) => "DELETED",
+        _ => return None,
+    };
+    Some(event_frame(rt, ty, &e.object, opts.table))
+}
+
+fn event_frame(rt: &ResourceType, ty: &str, obj: &Value, table: bool) -> Bytes {
+    let o = at_version(rt, obj);
+    if table {
+        let rv = o.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+        return frame(ty, &to_table(rt, std::slice::from_ref(&o), json!({"resourceVersion": rv})));
+    }
+    frame(ty, &o)
+}
+
+fn frame(ty: &str, obj: &Value) -> Bytes {
+    let mut s = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
+    s.push(b'\n');
+    Bytes::from(s)
+}

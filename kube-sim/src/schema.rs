@@ -1,0 +1,249 @@
+//! Structural schema of stored objects: which fields exist and how server-side
+//! apply merges each list and map (associative keys, sets, atomic values).
+//!
+//! Built-in types come from `schema/builtin.json`, generated from k8s-openapi's
+//! type definitions by `schema/gen_builtin_schema.py`; custom resources use the
+//! `openAPIV3Schema` of their CRD, with `x-kubernetes-list-type`,
+//! `x-kubernetes-list-map-keys` and `x-kubernetes-map-type` as kube-apiserver reads them.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+#[derive(Debug, Deserialize)]
+struct Builtin {
+    kinds: HashMap<String, String>,
+    types: HashMap<String, TypeDef>,
+    #[serde(rename = "keyDefaults", default)]
+    key_defaults: HashMap<String, Value>,
+}
+
+/// A built-in struct type.
+#[derive(Debug, Deserialize)]
+pub struct TypeDef {
+    #[serde(default)]
+    atomic: bool,
+    #[serde(default)]
+    fields: HashMap<String, FieldType>,
+}
+
+/// A built-in field's type.
+#[derive(Debug, Deserialize, Default)]
+pub struct FieldType {
+    #[serde(default)]
+    scalar: Option<String>,
+    #[serde(rename = "ref", default)]
+    reference: Option<String>,
+    #[serde(default)]
+    list: Option<String>,
+    #[serde(default)]
+    keys: Option<Vec<String>>,
+    #[serde(default)]
+    items: Option<Box<FieldType>>,
+    #[serde(default)]
+    map: Option<String>,
+    #[serde(default)]
+    values: Option<Box<FieldType>>,
+    #[serde(default)]
+    opaque: Option<bool>,
+}
+
+fn builtin() -> &'static Builtin {
+    static B: OnceLock<Builtin> = OnceLock::new();
+    B.get_or_init(|| {
+        serde_json::from_str(include_str!("../schema/builtin.json"))
+            .expect("schema/builtin.json is generated and checked in")
+    })
+}
+
+/// How a list merges.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListKind {
+    /// Replaced as a whole.
+    Atomic,
+    /// Elements are scalars, merged by value.
+    Set,
+    /// Elements are objects, merged by these key fields.
+    Map(Vec<String>),
+}
+
+/// The shape of a value at some place in an object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// A leaf value.
+    Scalar,
+    /// A struct or map; atomic ones are replaced as a whole.
+    Object {
+        /// Replaced as a whole.
+        atomic: bool,
+    },
+    /// A list.
+    List(ListKind),
+}
+
+/// A position in a schema.
+#[derive(Debug, Clone, Copy)]
+pub enum Node<'a> {
+    /// A built-in struct.
+    Type(&'a TypeDef),
+    /// A built-in field.
+    Field(&'a FieldType),
+    /// A node of a CRD's OpenAPI v3 schema.
+    Crd(&'a Value),
+    /// The root of a custom resource.
+    CrdRoot(&'a Value),
+    /// No schema: the shape is read off the value (maps granular, lists atomic).
+    Deduced,
+}
+
+/// The schema root for a built-in kind, if the simulator knows its structure.
+pub fn builtin_root(group: &str, kind: &str) -> Option<Node<'static>> {
+    let b = builtin();
+    let name = b.kinds.get(&format!("{group}/{kind}"))?;
+    b.types.get(name).map(Node::Type)
+}
+
+/// Default values of list keys that a manifest may omit (a port's protocol).
+pub fn key_default(name: &str) -> Option<&'static Value> {
+    builtin().key_defaults.get(name)
+}
+
+fn deduce(v: Option<&Value>) -> Shape {
+    match v {
+        Some(Value::Object(_)) => Shape::Object { atomic: false },
+        Some(Value::Array(_)) => Shape::List(ListKind::Atomic),
+        _ => Shape::Scalar,
+    }
+}
+
+impl<'a> Node<'a> {
+    fn resolved(self) -> Node<'a> {
+        if let Node::Field(f) = self {
+            if let Some(r) = &f.reference {
+                if let Some(t) = builtin().types.get(r) {
+                    // SAFETY of lifetimes: builtin() is 'static, which outlives 'a.
+                    return Node::Type(t);
+                }
+            }
+        }
+        self
+    }
+
+    /// The shape of the value here (`v` is consulted only where the schema says nothing).
+    pub fn shape(self, v: Option<&Value>) -> Shape {
+        match self.resolved() {
+            Node::Type(t) => Shape::Object { atomic: t.atomic },
+            Node::CrdRoot(_) => Shape::Object { atomic: false },
+            Node::Deduced => deduce(v),
+            Node::Field(f) => {
+                if f.opaque == Some(true) {
+                    return deduce(v);
+                }
+                if let Some(l) = &f.list {
+                    return Shape::List(match l.as_str() {
+                        "map" => ListKind::Map(f.keys.clone().unwrap_or_default()),
+                        "set" => ListKind::Set,
+                        _ => ListKind::Atomic,
+                    });
+                }
+                if let Some(m) = &f.map {
+                    return Shape::Object { atomic: m == "atomic" };
+                }
+                if f.scalar.is_some() {
+                    return Shape::Scalar;
+                }
+                deduce(v)
+            }
+            Node::Crd(s) => crd_shape(s, v),
+        }
+    }
+
+    /// The node of field or map key `name`; `None` when the schema does not declare it.
+    pub fn child(self, name: &str) -> Option<Node<'a>> {
+        match self.resolved() {
+            Node::Type(t) => t.fields.get(name).map(Node::Field),
+            Node::Field(f) => match (&f.values, f.opaque) {
+                (_, Some(true)) => Some(Node::Deduced),
+                (Some(v), _) => Some(Node::Field(v)),
+                _ => None,
+            },
+            Node::Deduced => Some(Node::Deduced),
+            Node::CrdRoot(s) => match name {
+                "metadata" => builtin_root("", "ConfigMap")
+                    .and_then(|n| n.child("metadata"))
+                    .or(Some(Node::Deduced)),
+                "apiVersion" | "kind" => Some(Node::Deduced),
+                _ => Some(crd_child(s, name)),
+            },
+            Node::Crd(s) => Some(crd_child(s, name)),
+        }
+    }
+
+    /// The node of a list's elements.
+    pub fn items(self) -> Node<'a> {
+        match self.resolved() {
+            Node::Field(f) => match (&f.items, f.opaque) {
+                (Some(i), None) | (Some(i), Some(false)) => Node::Field(i),
+                _ => Node::Deduced,
+            },
+            Node::Crd(s) => s.get("items").map(Node::Crd).unwrap_or(Node::Deduced),
+            _ => Node::Deduced,
+        }
+    }
+
+    /// True when this is a built-in schema that rejects undeclared fields.
+    pub fn is_strict(self) -> bool {
+        matches!(self.resolved(), Node::Type(_))
+    }
+}
+
+fn crd_shape(s: &Value, v: Option<&Value>) -> Shape {
+    match s.get("type").and_then(Value::as_str) {
+        Some("object") => Shape::Object {
+            atomic: s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"),
+        },
+        Some("array") => Shape::List(match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("map") => ListKind::Map(
+                s.get("x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
+                    .unwrap_or_default(),
+            ),
+            Some("set") => ListKind::Set,
+            _ => ListKind::Atomic,
+        }),
+        Some(_) => Shape::Scalar,
+        None if s.get("x-kubernetes-int-or-string").is_some() => Shape::Scalar,
+        None => deduce(v),
+    }
+}
+
+fn crd_child<'a>(s: &'a Value, name: &str) -> Node<'a> {
+    if let Some(p) = s.get("properties").and_then(|p| p.get(name)) {
+        return Node::Crd(p);
+    }
+    match s.get("additionalProperties") {
+        Some(ap @ Value::Object(_)) => Node::Crd(ap),
+        _ => Node::Deduced,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn crd_list_types_follow_the_openapi_extensions() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"], "items": {"type": "object"}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "atomic": {"type": "array", "items": {"type": "string"}}}}}});
+        let root = Node::CrdRoot(&s);
+        let spec = root.child("spec").expect("spec");
+        assert_eq!(spec.child("items").map(|n| n.shape(None)), Some(Shape::List(ListKind::Map(vec!["name".into()]))));
+        assert_eq!(spec.child("tags").map(|n| n.shape(None)), Some(Shape::List(ListKind::Set)));
+        assert_eq!(spec.child("atomic").map(|n| n.shape(None)), Some(Shape::List(ListKind::Atomic)));
+    }
+}
