@@ -130,7 +130,12 @@ pub async fn handle(core: Arc<Core>, req: Request) -> Response {
             None => text_404(),
         },
         Target::Health => Response { code: 200, body: Body::Text("ok".into()), headers: Vec::new(), drop_connection: false },
-        Target::OpenApi | Target::NoRoute => text_404(),
+        Target::OpenApiIndex => Response::json(200, crate::openapi::index(&core.registry())),
+        Target::OpenApiGroupVersion(g, v) => match crate::openapi::group_version(&core.registry(), &g, &v) {
+            Some(doc) => Response::json(200, doc),
+            None => text_404(),
+        },
+        Target::NoRoute => text_404(),
         Target::NoResource => ApiError::no_resource().into(),
         Target::Resource(rp) => match resource_request(core, &req, rp, verb) {
             Ok(r) => r,

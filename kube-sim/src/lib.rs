@@ -30,6 +30,7 @@ pub mod faults;
 pub mod fieldpath;
 pub mod metrics;
 pub mod names;
+pub mod openapi;
 pub mod read;
 pub mod registry;
 pub mod route;

@@ -18,8 +18,10 @@ pub enum Target {
     ResourceList(String, String),
     /// `/healthz`, `/readyz`, `/livez`.
     Health,
-    /// `/openapi/v2` and `/openapi/v3`: not served (see the crate docs).
-    OpenApi,
+    /// `/openapi/v3`: the index.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`.
+    OpenApiGroupVersion(String, String),
     /// A resource, collection or subresource.
     Resource(ResourcePath),
     /// Unknown group/version: plain-text 404, as the real mux answers.
@@ -55,7 +57,9 @@ pub fn resolve(reg: &Registry, path: &str) -> Target {
     match s.as_slice() {
         ["version"] => Target::Version,
         ["healthz" | "readyz" | "livez", ..] => Target::Health,
-        ["openapi", ..] => Target::OpenApi,
+        ["openapi", "v3"] => Target::OpenApiIndex,
+        ["openapi", "v3", "api", v] => Target::OpenApiGroupVersion(String::new(), v.to_string()),
+        ["openapi", "v3", "apis", g, v] => Target::OpenApiGroupVersion(g.to_string(), v.to_string()),
         ["api"] => Target::CoreVersions,
         ["apis"] => Target::Groups,
         ["api", v] => list_or_none(reg, "", v),
