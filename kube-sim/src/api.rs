@@ -209,15 +209,19 @@ fn body_object(req: &Request) -> Result<Value, ApiError> {
 }
 
 fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str) -> Result<Response, ApiError> {
-    if let Some(sub) = rp.sub.as_deref() {
-        if sub != "status" || !rp.rt.has_status || !matches!(verb, "get" | "update" | "patch") {
-            return Err(ApiError::no_resource());
+    let wo = write_options(req);
+    match rp.sub.as_deref() {
+        None => {}
+        Some("scale") if rp.rt.has_scale && matches!(verb, "get" | "update" | "patch") => {
+            let body = crate::scale::handle(&core, &rp, verb, &wo, &req.content_type, &req.body)?;
+            return Ok(Response::json(200, body));
         }
+        Some("status") if rp.rt.has_status && matches!(verb, "get" | "update" | "patch") => {}
+        Some(_) => return Err(ApiError::no_resource()),
     }
     if rp.rt.namespaced && rp.namespace.is_none() && rp.name.is_some() {
         return Err(ApiError::no_resource());
     }
-    let wo = write_options(req);
     let (code, body) = match verb {
         "get" => (200, read::get(&core, &rp, wants_table(req))?),
         "list" => (200, read::list(&core, &rp, &list_options(req, &rp.rt)?)?),

@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod read;
 pub mod registry;
 pub mod route;
+pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod server;

@@ -31,6 +31,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether a `/status` subresource exists (status then only changes there).
     pub has_status: bool,
+    /// Whether a `/scale` subresource exists.
+    pub has_scale: bool,
     /// The CRD's schema for a custom resource.
     pub crd_schema: Option<Arc<Value>>,
     /// Printer columns of a custom resource.
@@ -139,6 +141,7 @@ impl Registry {
                     short_names: strings(&res["shortNames"]),
                     categories: strings(&res["categories"]),
                     has_status: subs.contains(&format!("{name}/status").as_str()),
+                    has_scale: subs.contains(&format!("{name}/scale").as_str()),
                     crd_schema: None,
                     printer_columns: Vec::new(),
                 };
@@ -261,6 +264,7 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(&names["shortNames"]),
             categories: strings(&names["categories"]),
             has_status: v.pointer("/subresources/status").is_some(),
+            has_scale: false,
             crd_schema: Some(Arc::new(schema)),
             printer_columns: v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default(),
         });
