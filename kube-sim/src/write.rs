@@ -629,3 +629,18 @@ pub fn refs_owner(obj: &Value, uid: &str) -> bool {
         .and_then(Value::as_array)
         .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
 }
+
+/// Writes `spec.replicas` through the scale subresource, as an update owned by
+/// the caller with subresource `scale`.
+pub fn set_replicas(core: &Core, rp: &ResourcePath, opts: &WriteOptions, replicas: i64) -> Outcome {
+    let rt = &rp.rt;
+    let mut state = core.store.lock();
+    let old = current(&state, rp)?;
+    let mut new = old.clone();
+    new["spec"]["replicas"] = replicas.into();
+    let w = Write { core, rt, rp, opts };
+    let out = w.finish(&mut state, Some(&old), new, Owners::Update);
+    drop(state);
+    core.store.notify();
+    out
+}
