@@ -67,6 +67,21 @@ fn key_of(rt: &ResourceType, ns: &str, name: &str) -> Key {
     (rt.store_key(), if rt.namespaced { ns.to_string() } else { String::new() }, name.to_string())
 }
 
+/// Fills an omitted kind/apiVersion from the URL, as kube's decoder does for
+/// create and update, then checks that the body fits the URL.
+fn fill_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(format!("couldn't get version/kind; json parse error: expected an object, got {obj}")));
+    }
+    if obj.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        obj["kind"] = rt.kind.clone().into();
+    }
+    if obj.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+        obj["apiVersion"] = rt.api_version().into();
+    }
+    check_type(rt, obj)
+}
+
 /// Checks that the body's kind/apiVersion fit the URL.
 fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -83,7 +98,7 @@ fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_namespace(state: &State, rt: &ResourceType, ns: &str) -> Result<(), ApiError> {
+fn check_namespace(state: &State, rt: &ResourceType, ns: &str, name: &str) -> Result<(), ApiError> {
     if !rt.namespaced {
         return Ok(());
     }
@@ -91,7 +106,7 @@ fn check_namespace(state: &State, rt: &ResourceType, ns: &str) -> Result<(), Api
     match state.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
         Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(
-            format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.qualified(), ""),
+            format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.qualified()),
             Some(json!({"kind": rt.resource, "group": rt.group, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]})),
         )),
         Some(_) => Ok(()),
@@ -304,7 +319,7 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
 /// POST to a collection.
 pub fn create(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Value) -> Outcome {
     let rt = &rp.rt;
-    check_type(rt, &obj)?;
+    fill_type(rt, &mut obj)?;
     let ns = rp.namespace.clone().unwrap_or_default();
     if let Some(body_ns) = meta_str(&obj, "namespace") {
         if rt.namespaced && body_ns != ns {
@@ -323,7 +338,7 @@ pub fn create(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Valu
         return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
     }
     let mut state = core.store.lock();
-    check_namespace(&state, rt, &ns)?;
+    check_namespace(&state, rt, &ns, &name)?;
     if state.get(&key_of(rt, &ns, &name)).is_some() {
         return Err(ApiError::already_exists(&rt.group, &rt.resource, &name));
     }
@@ -358,9 +373,9 @@ fn check_name(rp: &ResourcePath, obj: &Value) -> Result<(), ApiError> {
 }
 
 /// PUT of an object.
-pub fn update(core: &Core, rp: &ResourcePath, opts: &WriteOptions, obj: Value) -> Outcome {
+pub fn update(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Value) -> Outcome {
     let rt = &rp.rt;
-    check_type(rt, &obj)?;
+    fill_type(rt, &mut obj)?;
     check_name(rp, &obj)?;
     let mut state = core.store.lock();
     let old = current(&state, rp)?;
@@ -477,7 +492,7 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
         }
-        check_namespace(&state, rt, &ns)?;
+        check_namespace(&state, rt, &ns, &name)?;
     }
     let live = match &old {
         Some(o) => {
