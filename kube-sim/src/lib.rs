@@ -42,6 +42,7 @@ pub mod smp;
 pub mod ssa;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod tls;
 pub mod validation;
 pub mod write;

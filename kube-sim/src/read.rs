@@ -147,47 +147,7 @@ fn decode_continue(t: &str) -> Result<ContinueToken, ApiError> {
         .ok_or_else(|| ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))
 }
 
-/// A Table of objects (the columns kube shows for resources without printer columns).
-pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
-    let mut columns = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
-    let extra: Vec<(String, String)> = rt
-        .printer_columns
-        .iter()
-        .filter_map(|c| Some((c.get("name")?.as_str()?.to_string(), c.get("jsonPath")?.as_str()?.to_string())))
-        .collect();
-    for (name, _) in &extra {
-        columns.push(json!({"name": name, "type": "string", "format": "", "description": "", "priority": 0}));
-    }
-    columns.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
-    let rows: Vec<Value> = objs
-        .iter()
-        .map(|o| {
-            let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
-            for (_, path) in &extra {
-                let ptr = path.trim_start_matches('.').replace('.', "/");
-                cells.push(o.pointer(&format!("/{ptr}")).cloned().unwrap_or(Value::Null));
-            }
-            cells.push(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str)).into());
-            let mut m = o.get("metadata").cloned().unwrap_or(json!({}));
-            if let Some(mm) = m.as_object_mut() {
-                mm.remove("managedFields");
-            }
-            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": m}})
-        })
-        .collect();
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
-}
-
-fn age(ts: Option<&str>) -> String {
-    let Some(t) = ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else { return "<unknown>".into() };
-    let secs = (jiff::Timestamp::now().as_second() - t.as_second()).max(0);
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 3600 * 2 => format!("{}m", s / 60),
-        s if s < 86400 * 2 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    }
-}
+pub use crate::table::to_table;
 
 /// Starts a WATCH; returns the channel the response body streams from.
 pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mpsc::Receiver<Bytes>, ApiError> {

@@ -61,7 +61,7 @@ pub struct State {
 }
 
 /// How many changes watches can replay.
-const HISTORY: usize = 100_000;
+const HISTORY: usize = 20_000;
 
 impl State {
     /// The next resourceVersion.
