@@ -234,12 +234,8 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
         "update" => write::update(&core, &rp, &wo, body_object(req)?)?,
         "patch" => write::patch(&core, &rp, &wo, &req.content_type, &req.body)?,
         "delete" => {
-            let body = if req.body.is_empty() { None } else { serde_json::from_slice(&req.body).ok() };
-            let mut body: Option<Value> = body;
-            if let Some(p) = req.param("propagationPolicy") {
-                body.get_or_insert_with(|| json!({}))["propagationPolicy"] = p.into();
-            }
-            write::delete(&core, &rp, &wo, body)?
+            let (body, wo) = delete_options(req, wo);
+            write::delete(&core, &rp, &wo, Some(body))?
         }
         "deletecollection" => delete_collection(&core, req, &rp, &wo)?,
         _ => return Err(ApiError::method_not_allowed(&req.method, &req.path)),
@@ -247,7 +243,24 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
     Ok(Response::json(code, body))
 }
 
+/// DeleteOptions from the body (where the kube client puts them) and the query.
+fn delete_options(req: &Request, mut wo: WriteOptions) -> (Value, WriteOptions) {
+    let mut body: Value = if req.body.is_empty() { json!({}) } else { serde_json::from_slice(&req.body).unwrap_or(json!({})) };
+    if !body.is_object() {
+        body = json!({});
+    }
+    if let Some(p) = req.param("propagationPolicy") {
+        body["propagationPolicy"] = p.into();
+    }
+    if body.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All")) {
+        wo.dry_run = true;
+    }
+    (body, wo)
+}
+
 fn delete_collection(core: &Core, req: &Request, rp: &ResourcePath, wo: &WriteOptions) -> Result<(u16, Value), ApiError> {
+    let (body, wo) = delete_options(req, wo.clone());
+    let policy = body.get("propagationPolicy").and_then(Value::as_str).unwrap_or("Background").to_string();
     let opts = list_options(req, &rp.rt)?;
     let listed = read::list(core, rp, &ListOptions { table: false, ..opts })?;
     let mut state = core.store.lock();
@@ -257,7 +270,7 @@ fn delete_collection(core: &Core, req: &Request, rp: &ResourcePath, wo: &WriteOp
         let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
         let key = (rp.rt.store_key(), ns.to_string(), name.to_string());
         if let Some(obj) = state.get(&key) {
-            write::delete_object(core, &mut state, &rp.rt, (*obj).clone(), "Background", wo.dry_run)?;
+            write::delete_object(core, &mut state, &rp.rt, (*obj).clone(), &policy, wo.dry_run)?;
             deleted.push(item.clone());
         }
     }

@@ -253,7 +253,7 @@ impl<'a> Write<'a> {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
         }
         if let Some(old) = old {
-            if rt.tracks_generation() && spec_changed(old, &new) {
+            if rt.tracks_generation() && spec_changed(old, &new, rt.crd_schema.is_none() || rt.has_status) {
                 let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
                 meta_mut(&mut new).insert("generation".into(), (g + 1).into());
             }
@@ -304,12 +304,16 @@ fn strip_managed(v: &Value) -> Value {
     v
 }
 
-fn spec_changed(old: &Value, new: &Value) -> bool {
+/// Whether anything but metadata (and status, when `ignore_status`) changed: custom
+/// resources without a status subresource bump their generation on status changes too.
+fn spec_changed(old: &Value, new: &Value, ignore_status: bool) -> bool {
     let strip = |v: &Value| -> Value {
         let mut v = v.clone();
         if let Some(m) = v.as_object_mut() {
             m.remove("metadata");
-            m.remove("status");
+            if ignore_status {
+                m.remove("status");
+            }
         }
         v
     };
@@ -427,12 +431,26 @@ pub fn patch(core: &Core, rp: &ResourcePath, opts: &WriteOptions, content_type: 
         other => return Err(ApiError::unsupported_media_type(other)),
     }
     check_name(rp, &new)?;
+    check_resource_version(rp, &old, &new)?;
     let w = Write { core, rt, rp, opts };
     let owners = explicit_managers(&old, &new);
     let out = w.finish(&mut state, Some(&old), new, owners);
     drop(state);
     core.store.notify();
     out
+}
+
+/// A resourceVersion in a patched or applied object is a precondition, as on an update.
+fn check_resource_version(rp: &ResourcePath, old: &Value, new: &Value) -> Result<(), ApiError> {
+    match meta_str(new, "resourceVersion") {
+        Some(rv) if Some(rv) != meta_str(old, "resourceVersion") => Err(ApiError::conflict(
+            &rp.rt.group,
+            &rp.rt.resource,
+            rp.name.as_deref().unwrap_or_default(),
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Server-side apply.
@@ -510,6 +528,9 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
     let w = Write { core, rt, rp, opts };
     let t = w.target(&manager, &now, &ignored);
     let applied = ssa::apply(&live, prior, &config, &t, opts.force).map_err(|c| ApiError::apply_conflict(&c))?;
+    if let Some(old) = &old {
+        check_resource_version(rp, old, &config)?;
+    }
     let out = w.finish(&mut state, old.as_ref(), applied.object, Owners::Computed(applied.managers));
     drop(state);
     core.store.notify();
@@ -538,7 +559,10 @@ pub fn delete(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: Option<
         }
     }
     let policy = body.get("propagationPolicy").and_then(Value::as_str).unwrap_or("Background").to_string();
-    let out = delete_object(core, &mut state, rt, old, &policy, opts.dry_run);
+    // DeleteOptions may carry dryRun in the body (the kube client sends it there) as well as in the query.
+    let dry_run = opts.dry_run
+        || body.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
+    let out = delete_object(core, &mut state, rt, old, &policy, dry_run);
     drop(state);
     core.store.notify();
     out
