@@ -109,8 +109,12 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("kube-sim-kubectl-{}-{nanos}", std::process::id()));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("kube-sim-kubectl-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("creating a temporary directory");
         TempDir(dir)
     }
@@ -131,7 +135,13 @@ fn require_kubectl() {
     let bin = kubectl_bin();
     match Command::new(&bin).args(["version", "--client"]).output() {
         Ok(out) if out.status.success() => {
-            eprintln!("using {}", String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default());
+            eprintln!(
+                "using {}",
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+            );
         }
         Ok(out) => panic!(
             "`{bin} version --client` failed ({}): {}",
@@ -173,14 +183,19 @@ impl Kubectl {
         let started = Instant::now();
         let mut child = self
             .command(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("running kubectl {args:?}: {e}"));
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(input.as_bytes()).expect("writing kubectl's stdin");
+            pipe.write_all(input.as_bytes())
+                .expect("writing kubectl's stdin");
         }
         // Read the pipes on threads so that a full pipe cannot block the child.
         let read = |r: Option<Box<dyn std::io::Read + Send>>| {
@@ -192,8 +207,18 @@ impl Kubectl {
                 buf
             })
         };
-        let out = read(child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
-        let err = read(child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
+        let out = read(
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        );
+        let err = read(
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        );
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for kubectl") {
                 break status;
@@ -205,7 +230,11 @@ impl Kubectl {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let output = Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() };
+        let output = Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        };
         eprintln!(
             "$ kubectl {} ({} ms, {})\n{}{}",
             args.join(" "),
@@ -277,7 +306,11 @@ impl Watch {
                 }
             }
         });
-        Watch { child, lines, seen: Vec::new() }
+        Watch {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits until a line satisfies `pred`; panics with everything seen after `timeout`.
@@ -293,11 +326,17 @@ impl Watch {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("`kubectl get -w` did not show {what} within {timeout:?}; it printed:\n{}", self.seen.join("\n"))
+                    panic!(
+                        "`kubectl get -w` did not show {what} within {timeout:?}; it printed:\n{}",
+                        self.seen.join("\n")
+                    )
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().ok();
-                    panic!("`kubectl get -w` exited ({status:?}) before showing {what}; it printed:\n{}", self.seen.join("\n"))
+                    panic!(
+                        "`kubectl get -w` exited ({status:?}) before showing {what}; it printed:\n{}",
+                        self.seen.join("\n")
+                    )
                 }
             }
         }
@@ -316,118 +355,296 @@ fn script(k: &Kubectl) {
     // Namespaces created at start-up.
     let ns = k.ok(&["get", "ns"]);
     for name in ["default", "kube-system"] {
-        assert!(ns.lines().any(|l| l.split_whitespace().next() == Some(name)), "`get ns` lacks {name}:\n{ns}");
+        assert!(
+            ns.lines()
+                .any(|l| l.split_whitespace().next() == Some(name)),
+            "`get ns` lacks {name}:\n{ns}"
+        );
     }
 
     // Server-side apply of a Deployment.
     let out = k.ok_with(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
-    assert!(out.contains("deployment.apps/web serverside-applied"), "unexpected apply output: {out}");
-    let yaml = k.ok(&["get", "deployment", "web", "-o", "yaml", "--show-managed-fields"]);
+    assert!(
+        out.contains("deployment.apps/web serverside-applied"),
+        "unexpected apply output: {out}"
+    );
+    let yaml = k.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
     assert!(yaml.contains("managedFields:"), "no managedFields:\n{yaml}");
-    assert!(yaml.contains("manager: kubectl"), "no manager kubectl:\n{yaml}");
-    assert!(yaml.contains("operation: Apply"), "no operation Apply:\n{yaml}");
-    assert!(yaml.contains("f:replicas: {}"), "kubectl's fields lack f:replicas:\n{yaml}");
+    assert!(
+        yaml.contains("manager: kubectl"),
+        "no manager kubectl:\n{yaml}"
+    );
+    assert!(
+        yaml.contains("operation: Apply"),
+        "no operation Apply:\n{yaml}"
+    );
+    assert!(
+        yaml.contains("f:replicas: {}"),
+        "kubectl's fields lack f:replicas:\n{yaml}"
+    );
     // Without the flag, kubectl hides them.
     let yaml = k.ok(&["get", "deployment", "web", "-o", "yaml"]);
-    assert!(!yaml.contains("managedFields:"), "managedFields shown without --show-managed-fields:\n{yaml}");
+    assert!(
+        !yaml.contains("managedFields:"),
+        "managedFields shown without --show-managed-fields:\n{yaml}"
+    );
     // Reapplying unchanged is fine.
     k.ok_with(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
     // kubectl's default --validate=strict: an unknown field in an apply is refused.
     let bad = DEPLOYMENT.replace("replicas: 2", "replicas: 2\n  replicaz: 2");
     let stderr = k.fails_with(&["apply", "--server-side", "-f", "-"], Some(&bad));
-    assert!(stderr.contains(".spec.replicaz: field not declared in schema"), "unexpected error:\n{stderr}");
+    assert!(
+        stderr.contains(".spec.replicaz: field not declared in schema"),
+        "unexpected error:\n{stderr}"
+    );
 
     // A second manager changing replicas conflicts with kubectl's ownership.
     let other = DEPLOYMENT.replace("replicas: 2", "replicas: 3");
-    let stderr = k.fails_with(&["apply", "--server-side", "--field-manager=other", "-f", "-"], Some(&other));
+    let stderr = k.fails_with(
+        &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+        Some(&other),
+    );
     assert!(
         stderr.contains(r#"Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas"#),
         "unexpected conflict message:\n{stderr}"
     );
-    assert_eq!(k.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"]).trim(), "2");
-    let out = k.ok_with(&["apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", "-"], Some(&other));
-    assert!(out.contains("deployment.apps/web serverside-applied"), "unexpected apply output: {out}");
-    assert_eq!(k.ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"]).trim(), "3");
-    let yaml = k.ok(&["get", "deployment", "web", "-o", "yaml", "--show-managed-fields"]);
-    assert!(yaml.contains("manager: other"), "no manager other after --force-conflicts:\n{yaml}");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ])
+        .trim(),
+        "2"
+    );
+    let out = k.ok_with(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(&other),
+    );
+    assert!(
+        out.contains("deployment.apps/web serverside-applied"),
+        "unexpected apply output: {out}"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ])
+        .trim(),
+        "3"
+    );
+    let yaml = k.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
+    assert!(
+        yaml.contains("manager: other"),
+        "no manager other after --force-conflicts:\n{yaml}"
+    );
 
     // `get -w` sees a change made by another kubectl.
     let mut watch = Watch::start(k, &["get", "deployment", "web", "-w", "--show-labels"]);
     watch.wait_for("the initial row", WATCH_TIMEOUT, |l| l.starts_with("web "));
     let out = k.ok(&["label", "deployment", "web", "tier=frontend"]);
-    assert!(out.contains("deployment.apps/web labeled"), "unexpected label output: {out}");
-    let line = watch.wait_for("the new label", WATCH_TIMEOUT, |l| l.starts_with("web ") && l.contains("tier=frontend"));
-    assert!(line.contains("app=web"), "the watched row lost a label: {line}");
+    assert!(
+        out.contains("deployment.apps/web labeled"),
+        "unexpected label output: {out}"
+    );
+    let line = watch.wait_for("the new label", WATCH_TIMEOUT, |l| {
+        l.starts_with("web ") && l.contains("tier=frontend")
+    });
+    assert!(
+        line.contains("app=web"),
+        "the watched row lost a label: {line}"
+    );
     drop(watch);
 
     // A CRD, established, then a custom resource of it.
     let out = k.ok_with(&["apply", "--server-side", "-f", "-"], Some(CRD));
-    assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied"), "{out}");
-    let out = k.ok(&["wait", "--for", "condition=established", "--timeout=15s", "crd/widgets.example.com"]);
-    assert!(out.contains("condition met"), "unexpected wait output: {out}");
+    assert!(
+        out.contains(
+            "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied"
+        ),
+        "{out}"
+    );
+    let out = k.ok(&[
+        "wait",
+        "--for",
+        "condition=established",
+        "--timeout=15s",
+        "crd/widgets.example.com",
+    ]);
+    assert!(
+        out.contains("condition met"),
+        "unexpected wait output: {out}"
+    );
     let out = k.ok_with(&["apply", "--server-side", "-f", "-"], Some(WIDGET));
-    assert!(out.contains("widget.example.com/w1 serverside-applied"), "unexpected apply output: {out}");
-    assert_eq!(k.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]).trim(), "3");
+    assert!(
+        out.contains("widget.example.com/w1 serverside-applied"),
+        "unexpected apply output: {out}"
+    );
+    assert_eq!(
+        k.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"])
+            .trim(),
+        "3"
+    );
     let list = k.ok(&["get", "widgets"]);
-    assert!(list.lines().any(|l| l.starts_with("w1 ")), "`get widgets` lacks w1:\n{list}");
-    let yaml = k.ok(&["get", "widget.example.com", "w1", "-o", "yaml", "--show-managed-fields"]);
-    assert!(yaml.contains("manager: kubectl") && yaml.contains("operation: Apply"), "{yaml}");
+    assert!(
+        list.lines().any(|l| l.starts_with("w1 ")),
+        "`get widgets` lacks w1:\n{list}"
+    );
+    let yaml = k.ok(&[
+        "get",
+        "widget.example.com",
+        "w1",
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
+    assert!(
+        yaml.contains("manager: kubectl") && yaml.contains("operation: Apply"),
+        "{yaml}"
+    );
 
     // Client-side apply: create, then update (a strategic merge patch).
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-csa\n  namespace: default\ndata:\n  a: \"1\"\n";
     let out = k.ok_with(&["apply", "-f", "-"], Some(cm));
-    assert!(out.contains("configmap/cm-csa created"), "unexpected apply output: {out}");
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&cm.replace("a: \"1\"", "a: \"2\"\n  b: \"3\"")));
-    assert!(out.contains("configmap/cm-csa configured"), "unexpected apply output: {out}");
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&cm.replace("a: \"1\"", "a: \"2\"\n  b: \"3\"")));
-    assert!(out.contains("configmap/cm-csa unchanged"), "unexpected apply output: {out}");
+    assert!(
+        out.contains("configmap/cm-csa created"),
+        "unexpected apply output: {out}"
+    );
+    let out = k.ok_with(
+        &["apply", "-f", "-"],
+        Some(&cm.replace("a: \"1\"", "a: \"2\"\n  b: \"3\"")),
+    );
+    assert!(
+        out.contains("configmap/cm-csa configured"),
+        "unexpected apply output: {out}"
+    );
+    let out = k.ok_with(
+        &["apply", "-f", "-"],
+        Some(&cm.replace("a: \"1\"", "a: \"2\"\n  b: \"3\"")),
+    );
+    assert!(
+        out.contains("configmap/cm-csa unchanged"),
+        "unexpected apply output: {out}"
+    );
     let json = k.ok(&["get", "configmap", "cm-csa", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("kubectl -o json prints JSON");
     assert_eq!(v["data"], serde_json::json!({"a": "2", "b": "3"}), "{json}");
     assert!(
-        v["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"].is_string(),
+        v["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string(),
         "no last-applied-configuration annotation: {json}"
     );
     // Client-side apply of a custom resource (a JSON merge patch).
     let out = k.ok_with(&["apply", "-f", "-"], Some(&WIDGET.replace("w1", "w2")));
-    assert!(out.contains("widget.example.com/w2 created"), "unexpected apply output: {out}");
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&WIDGET.replace("w1", "w2").replace("size: 3", "size: 5")));
-    assert!(out.contains("widget.example.com/w2 configured"), "unexpected apply output: {out}");
-    assert_eq!(k.ok(&["get", "widget", "w2", "-o", "jsonpath={.spec.size}"]).trim(), "5");
+    assert!(
+        out.contains("widget.example.com/w2 created"),
+        "unexpected apply output: {out}"
+    );
+    let out = k.ok_with(
+        &["apply", "-f", "-"],
+        Some(&WIDGET.replace("w1", "w2").replace("size: 3", "size: 5")),
+    );
+    assert!(
+        out.contains("widget.example.com/w2 configured"),
+        "unexpected apply output: {out}"
+    );
+    assert_eq!(
+        k.ok(&["get", "widget", "w2", "-o", "jsonpath={.spec.size}"])
+            .trim(),
+        "5"
+    );
 
     // kubectl create -f, twice.
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-create\ndata:\n  k: v\n";
     let out = k.ok_with(&["create", "-f", "-"], Some(cm));
-    assert!(out.contains("configmap/cm-create created"), "unexpected create output: {out}");
-    assert_eq!(k.ok(&["get", "configmap", "cm-create", "-o", "jsonpath={.data.k}"]).trim(), "v");
+    assert!(
+        out.contains("configmap/cm-create created"),
+        "unexpected create output: {out}"
+    );
+    assert_eq!(
+        k.ok(&["get", "configmap", "cm-create", "-o", "jsonpath={.data.k}"])
+            .trim(),
+        "v"
+    );
     let stderr = k.fails_with(&["create", "-f", "-"], Some(cm));
-    assert!(stderr.contains("AlreadyExists"), "unexpected error: {stderr}");
+    assert!(
+        stderr.contains("AlreadyExists"),
+        "unexpected error: {stderr}"
+    );
 
     // kubectl delete, then NotFound.
-    for (kind, name) in [("configmap", "cm-create"), ("deployment", "web"), ("widget", "w1")] {
+    for (kind, name) in [
+        ("configmap", "cm-create"),
+        ("deployment", "web"),
+        ("widget", "w1"),
+    ] {
         let out = k.ok(&["delete", kind, name]);
-        assert!(out.contains(&format!("\"{name}\" deleted")), "unexpected delete output: {out}");
+        assert!(
+            out.contains(&format!("\"{name}\" deleted")),
+            "unexpected delete output: {out}"
+        );
         let stderr = k.fails_with(&["get", kind, name], None);
-        assert!(stderr.contains("(NotFound)") && stderr.contains(&format!("\"{name}\" not found")), "unexpected error: {stderr}");
+        assert!(
+            stderr.contains("(NotFound)") && stderr.contains(&format!("\"{name}\" not found")),
+            "unexpected error: {stderr}"
+        );
     }
     let stderr = k.fails_with(&["delete", "configmap", "cm-create"], None);
     assert!(stderr.contains("(NotFound)"), "unexpected error: {stderr}");
     // Deleting by file.
     let out = k.ok_with(&["delete", "-f", "-"], Some(&WIDGET.replace("w1", "w2")));
-    assert!(out.contains("\"w2\" deleted"), "unexpected delete output: {out}");
+    assert!(
+        out.contains("\"w2\" deleted"),
+        "unexpected delete output: {out}"
+    );
     let list = k.ok(&["get", "configmaps", "-o", "name"]);
-    assert!(list.contains("configmap/cm-csa") && !list.contains("cm-create"), "{list}");
+    assert!(
+        list.contains("configmap/cm-csa") && !list.contains("cm-create"),
+        "{list}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_against_sim() {
     require_kubectl();
     let started = Instant::now();
-    let sim = kube_sim::Sim::start().await.expect("starting the simulator");
+    let sim = kube_sim::Sim::start()
+        .await
+        .expect("starting the simulator");
     let dir = TempDir::new();
     let kubeconfig = dir.0.join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("writing the kubeconfig");
-    let k = Kubectl { kubeconfig, cache_dir: dir.0.join("cache") };
+    sim.write_kubeconfig(&kubeconfig)
+        .expect("writing the kubeconfig");
+    let k = Kubectl {
+        kubeconfig,
+        cache_dir: dir.0.join("cache"),
+    };
     let result = tokio::task::spawn_blocking(move || script(&k)).await;
     if let Err(e) = result {
         match e.try_into_panic() {
