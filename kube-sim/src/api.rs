@@ -50,6 +50,8 @@ pub enum Body {
     Json(Value),
     /// Plain text.
     Text(String),
+    /// Pre-encoded JSON.
+    RawJson(Bytes),
     /// A watch stream of newline-delimited JSON events.
     Stream(mpsc::Receiver<Bytes>),
 }
@@ -224,7 +226,15 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
     }
     let (code, body) = match verb {
         "get" => (200, read::get(&core, &rp, wants_table(req))?),
-        "list" => (200, read::list(&core, &rp, &list_options(req, &rp.rt)?)?),
+        "list" => {
+            let lo = list_options(req, &rp.rt)?;
+            if lo.table {
+                (200, read::list(&core, &rp, &lo)?)
+            } else {
+                let bytes = read::list_bytes(&core, &rp, &lo)?;
+                return Ok(Response { code: 200, body: Body::RawJson(bytes), headers: Vec::new(), drop_connection: false });
+            }
+        }
         "watch" => {
             let lo = list_options(req, &rp.rt)?;
             let rx = read::watch(core.clone(), rp, lo)?;

@@ -26,8 +26,15 @@ pub const READY: &str = "sim.wavesync.io/ready";
 /// Runs the controllers until shutdown.
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut seen: HashMap<Key, (i64, Instant)> = HashMap::new();
+    let mut idle_at: Option<u64> = None;
     loop {
-        tick(&core, &mut seen);
+        // Nothing changed and nothing is waiting to turn ready: skip the scan,
+        // which is what keeps a large idle store cheap.
+        let rv = core.store.lock().rv;
+        if idle_at != Some(rv) {
+            let pending = tick(&core, &mut seen);
+            idle_at = if pending { None } else { Some(core.store.lock().rv) };
+        }
         tokio::select! {
             _ = tokio::time::sleep(core.options.tick) => {}
             _ = shutdown.changed() => return,
@@ -35,19 +42,21 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-fn tick(core: &Core, seen: &mut HashMap<Key, (i64, Instant)>) {
-    let changed = {
+/// One pass of every controller; true when some object is still waiting for its readiness delay.
+fn tick(core: &Core, seen: &mut HashMap<Key, (i64, Instant)>) -> bool {
+    let (changed, pending) = {
         let mut state = core.store.lock();
         let before = state.rv;
         crds(core, &mut state);
-        namespaces(core, &mut state);
+        let terminating = namespaces(core, &mut state);
         garbage_collect(core, &mut state);
-        readiness(core, &mut state, seen);
-        state.rv != before
+        let waiting = readiness(core, &mut state, seen);
+        (state.rv != before, waiting || terminating)
     };
     if changed {
         core.store.notify();
     }
+    pending || changed
 }
 
 fn meta<'a>(o: &'a Value, f: &str) -> Option<&'a str> {
@@ -147,14 +156,14 @@ fn crds(core: &Core, state: &mut State) {
     }
 }
 
-fn namespaces(core: &Core, state: &mut State) {
+fn namespaces(core: &Core, state: &mut State) -> bool {
     let terminating: Vec<(Key, Arc<Value>)> = state
         .list("/namespaces", None)
         .filter(|(_, v)| v.pointer("/metadata/deletionTimestamp").is_some())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if terminating.is_empty() {
-        return;
+        return false;
     }
     let types: Vec<Arc<ResourceType>> = core.registry().all().filter(|t| t.namespaced).cloned().collect();
     for (key, ns) in terminating {
@@ -179,6 +188,7 @@ fn namespaces(core: &Core, state: &mut State) {
             state.remove(&key, gone, rv);
         }
     }
+    true
 }
 
 fn garbage_collect(core: &Core, state: &mut State) {
@@ -261,7 +271,7 @@ fn due(core: &Core, seen: &mut HashMap<Key, (i64, Instant)>, key: &Key, obj: &Va
     entry.1.elapsed() >= delay
 }
 
-fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Instant)>) {
+fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Instant)>) -> bool {
     let reg = core.registry();
     let mut work: Vec<(Arc<ResourceType>, Key, Arc<Value>)> = Vec::new();
     for t in reg.all() {
@@ -277,6 +287,7 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
     }
     drop(reg);
     seen.retain(|k, _| state.objects.contains_key(k));
+    let mut waiting = false;
     for (t, key, obj) in work {
         let status = match (t.group.as_str(), t.kind.as_str()) {
             ("apps", _) => workload_status(&t.kind, &obj),
@@ -285,11 +296,16 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
             _ => custom_status(core, &t, &obj),
         };
         let Some(status) = status else { continue };
-        if obj.get("status") == Some(&status) || !due(core, seen, &key, &obj) {
+        if obj.get("status") == Some(&status) {
+            continue;
+        }
+        if !due(core, seen, &key, &obj) {
+            waiting |= annotation(&obj, NEVER_READY) != Some("true") && obj.pointer("/metadata/deletionTimestamp").is_none();
             continue;
         }
         write_status(state, &t, key, &obj, status, "kube-controller-manager");
     }
+    waiting
 }
 
 fn workload_status(kind: &str, obj: &Value) -> Option<Value> {

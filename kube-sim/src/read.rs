@@ -73,11 +73,15 @@ struct ContinueToken {
     start: String,
 }
 
-/// LIST of a collection.
-pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value, ApiError> {
+/// Which objects a LIST returns, and its list metadata.
+struct Selection {
+    keys: Vec<crate::store::Key>,
+    meta: Map<String, Value>,
+}
+
+fn select(state: &crate::store::State, rp: &ResourcePath, opts: &ListOptions) -> Result<Selection, ApiError> {
     let rt = &rp.rt;
     let resource = rt.store_key();
-    let state = core.store.lock();
     let start_after = match &opts.continue_token {
         Some(t) => {
             let tok = decode_continue(t)?;
@@ -88,26 +92,22 @@ pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value,
         }
         None => None,
     };
-    let mut items = Vec::new();
+    let mut keys = Vec::new();
     let mut last_key = String::new();
     let mut more = 0usize;
-    for ((_, ns, name), obj) in state.list(&resource, rp.namespace.as_deref()) {
-        let pos = format!("{ns}/{name}");
-        if start_after.as_ref().is_some_and(|s| pos.as_str() <= s.as_str()) {
+    for (key, obj) in state.list(&resource, rp.namespace.as_deref()) {
+        let pos = format!("{}/{}", key.1, key.2);
+        if start_after.as_ref().is_some_and(|s| pos.as_str() <= s.as_str()) || !opts.matches(obj) {
             continue;
         }
-        if !opts.matches(obj) {
-            continue;
-        }
-        if opts.limit.is_some_and(|l| items.len() >= l) {
+        if opts.limit.is_some_and(|l| keys.len() >= l) {
             more += 1;
             continue;
         }
         last_key = pos;
-        items.push(obj.clone());
+        keys.push(key.clone());
     }
     let rv = state.rv;
-    drop(state);
     let mut meta = Map::new();
     meta.insert("resourceVersion".into(), rv.to_string().into());
     if more > 0 {
@@ -120,23 +120,66 @@ pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value,
     } else if rt.crd_schema.is_some() {
         meta.insert("continue".into(), "".into());
     }
-    let objs: Vec<Value> = items.iter().map(|o| at_version(rt, o)).collect();
+    Ok(Selection { keys, meta })
+}
+
+/// LIST of a collection, as JSON (for tables and internal callers).
+pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value, ApiError> {
+    let rt = &rp.rt;
+    let state = core.store.lock();
+    let sel = select(&state, rp, opts)?;
+    let objs: Vec<Value> = sel.keys.iter().filter_map(|k| state.get(k)).map(|o| at_version(rt, &o)).collect();
+    drop(state);
     if opts.table {
-        return Ok(to_table(rt, &objs, Value::Object(meta)));
+        return Ok(to_table(rt, &objs, Value::Object(sel.meta)));
     }
     let items: Vec<Value> = objs
         .into_iter()
         .map(|mut o| {
             if rt.crd_schema.is_none() {
                 if let Some(m) = o.as_object_mut() {
-                    m.remove("apiVersion");
-                    m.remove("kind");
+                    m.shift_remove("apiVersion");
+                    m.shift_remove("kind");
                 }
             }
             o
         })
         .collect();
-    Ok(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": meta, "items": items}))
+    Ok(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": sel.meta, "items": items}))
+}
+
+/// LIST of a collection as response bytes, joined from each object's stored
+/// encoding (built-in list items carry no apiVersion/kind, custom resources do).
+pub fn list_bytes(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Bytes, ApiError> {
+    let rt = &rp.rt;
+    let state = core.store.lock();
+    let sel = select(&state, rp, opts)?;
+    let head = serde_json::to_string(&json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": sel.meta}))
+        .unwrap_or_default();
+    let type_prefix = rt.crd_schema.as_ref().map(|_| {
+        format!("{{\"apiVersion\":{},\"kind\":{}", Value::from(rt.api_version()), Value::from(rt.kind.clone()))
+    });
+    let mut out = Vec::with_capacity(head.len() + 64 + sel.keys.len() * 512);
+    out.extend_from_slice(&head.as_bytes()[..head.len().saturating_sub(1)]);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, key) in sel.keys.iter().enumerate() {
+        let Some(item) = state.encoded(key) else { continue };
+        if i > 0 {
+            out.push(b',');
+        }
+        match &type_prefix {
+            Some(p) => {
+                out.extend_from_slice(p.as_bytes());
+                if item.len() > 2 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&item[1..]);
+            }
+            None => out.extend_from_slice(item),
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(Bytes::from(out))
 }
 
 fn decode_continue(t: &str) -> Result<ContinueToken, ApiError> {

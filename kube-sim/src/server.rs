@@ -89,6 +89,10 @@ async fn respond(core: Arc<Core>, req: hyper::Request<Incoming>) -> Result<hyper
             builder = builder.header("content-type", "application/json");
             Full::new(Bytes::from(serde_json::to_vec(&v).unwrap_or_default())).boxed()
         }
+        Body::RawJson(b) => {
+            builder = builder.header("content-type", "application/json");
+            Full::new(b).boxed()
+        }
         Body::Text(t) => {
             builder = builder.header("content-type", "text/plain; charset=utf-8");
             Full::new(Bytes::from(t)).boxed()

@@ -1,8 +1,10 @@
 //! The object store: every object as JSON under one global resourceVersion,
 //! with a bounded history of changes that watches replay from.
 
-use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
+use bytes::Bytes;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
@@ -55,6 +57,9 @@ pub struct State {
     pub rv: u64,
     /// All objects.
     pub objects: BTreeMap<Key, Arc<Value>>,
+    /// Each object's JSON without apiVersion and kind, as list items are
+    /// written; encoded once per write so that large LISTs are a copy.
+    encoded: HashMap<Key, Bytes>,
     events: VecDeque<Event>,
     /// Oldest resourceVersion a watch may still start from.
     pub compacted: u64,
@@ -73,6 +78,7 @@ impl State {
     /// Stores `obj` (whose resourceVersion must already be `rv`) and records the event.
     pub fn put(&mut self, key: Key, obj: Value, rv: u64, kind: EventType) -> Arc<Value> {
         let obj = Arc::new(obj);
+        self.encoded.insert(key.clone(), encode_item(&obj));
         let prev = self.objects.insert(key.clone(), obj.clone());
         self.record(key, obj.clone(), prev, rv, kind);
         obj
@@ -81,6 +87,7 @@ impl State {
     /// Removes an object; the DELETED event carries `obj` as given.
     pub fn remove(&mut self, key: &Key, obj: Value, rv: u64) {
         let prev = self.objects.remove(key);
+        self.encoded.remove(key);
         self.record(key.clone(), Arc::new(obj), prev, rv, EventType::Deleted);
     }
 
@@ -112,6 +119,11 @@ impl State {
             .take_while(move |(k, _)| k.0 == resource && namespace.is_none_or(|ns| k.1 == ns))
     }
 
+    /// The list-item JSON of a stored object (no apiVersion or kind).
+    pub fn encoded(&self, key: &Key) -> Option<&Bytes> {
+        self.encoded.get(key)
+    }
+
     /// Events after `rv`, or `None` when history no longer reaches back that far.
     pub fn events_after(&self, rv: u64) -> Option<Vec<Event>> {
         if rv < self.compacted {
@@ -120,6 +132,26 @@ impl State {
         let start = self.events.partition_point(|e| e.rv <= rv);
         Some(self.events.range(start..).cloned().collect())
     }
+}
+
+struct WithoutType<'a>(&'a Map<String, Value>);
+
+impl Serialize for WithoutType<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.0.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+fn encode_item(obj: &Value) -> Bytes {
+    let json = match obj.as_object() {
+        Some(m) => serde_json::to_vec(&WithoutType(m)),
+        None => serde_json::to_vec(obj),
+    };
+    Bytes::from(json.unwrap_or_default())
 }
 
 /// The shared store.
