@@ -199,6 +199,8 @@ fn write_options(req: &Request) -> WriteOptions {
         field_manager: req.param("fieldManager").map(String::from),
         force: req.flag("force"),
         user_agent_manager: req.user_agent.split('/').next().unwrap_or_default().to_string(),
+        field_validation: req.param("fieldValidation").map(String::from),
+        warnings: Default::default(),
     }
 }
 
@@ -244,13 +246,17 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
         "update" => write::update(&core, &rp, &wo, body_object(req)?)?,
         "patch" => write::patch(&core, &rp, &wo, &req.content_type, &req.body)?,
         "delete" => {
-            let (body, wo) = delete_options(req, wo);
+            let (body, wo) = delete_options(req, wo.clone());
             write::delete(&core, &rp, &wo, Some(body))?
         }
         "deletecollection" => delete_collection(&core, req, &rp, &wo)?,
         _ => return Err(ApiError::method_not_allowed(&req.method, &req.path)),
     };
-    Ok(Response::json(code, body))
+    let mut resp = Response::json(code, body);
+    for w in wo.warnings.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        resp.headers.push(("Warning", format!("299 - {w:?}")));
+    }
+    Ok(resp)
 }
 
 /// DeleteOptions from the body (where the kube client puts them) and the query.

@@ -174,9 +174,9 @@ impl<'a> Node<'a> {
                     .and_then(|n| n.child("metadata"))
                     .or(Some(Node::Deduced)),
                 "apiVersion" | "kind" => Some(Node::Deduced),
-                _ => Some(crd_child(s, name)),
+                _ => crd_child(s, name),
             },
-            Node::Crd(s) => Some(crd_child(s, name)),
+            Node::Crd(s) => crd_child(s, name),
         }
     }
 
@@ -192,9 +192,23 @@ impl<'a> Node<'a> {
         }
     }
 
-    /// True when this is a built-in schema that rejects undeclared fields.
+    /// True when this is a schema (built-in or a CRD's) that rejects undeclared fields.
     pub fn is_strict(self) -> bool {
-        matches!(self.resolved(), Node::Type(_))
+        matches!(self.resolved(), Node::Type(_) | Node::CrdRoot(_) | Node::Crd(_))
+    }
+
+    /// True when an object here has a known set of fields or a typed value schema,
+    /// so that its keys can be checked.
+    fn declares_fields(self) -> bool {
+        match self.resolved() {
+            Node::Type(_) | Node::CrdRoot(_) => true,
+            Node::Field(f) => f.values.is_some() && f.opaque != Some(true),
+            Node::Crd(s) => {
+                s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) != Some(true)
+                    && (s.get("properties").is_some() || s.get("additionalProperties").is_some())
+            }
+            Node::Deduced => false,
+        }
     }
 }
 
@@ -219,13 +233,56 @@ fn crd_shape(s: &Value, v: Option<&Value>) -> Shape {
     }
 }
 
-fn crd_child<'a>(s: &'a Value, name: &str) -> Node<'a> {
+/// A CRD schema's field: `None` when a structural schema does not declare it
+/// (kube-apiserver prunes such fields, and server-side apply rejects them).
+fn crd_child<'a>(s: &'a Value, name: &str) -> Option<Node<'a>> {
     if let Some(p) = s.get("properties").and_then(|p| p.get(name)) {
-        return Node::Crd(p);
+        return Some(Node::Crd(p));
     }
     match s.get("additionalProperties") {
-        Some(ap @ Value::Object(_)) => Node::Crd(ap),
-        _ => Node::Deduced,
+        Some(ap @ Value::Object(_)) => return Some(Node::Crd(ap)),
+        Some(Value::Bool(true)) => return Some(Node::Deduced),
+        _ => {}
+    }
+    let preserved = s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
+    let structural = s.get("properties").is_some() || s.get("type").and_then(Value::as_str) == Some("object");
+    if preserved || !structural { Some(Node::Deduced) } else { None }
+}
+
+/// Removes fields the schema does not declare, returning their paths as
+/// kube's strict decoder names them (`spec.replicaz`, `spec.containers[0].x`).
+pub fn prune_unknown(v: &mut Value, node: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_unknown(v, node, "", &mut out);
+    out
+}
+
+fn walk_unknown(v: &mut Value, node: Node, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) if node.declares_fields() => {
+            let keys: Vec<String> = m.keys().cloned().collect();
+            for k in keys {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match node.child(&k) {
+                    None => {
+                        m.shift_remove(&k);
+                        out.push(p);
+                    }
+                    Some(c) => {
+                        if let Some(child) = m.get_mut(&k) {
+                            walk_unknown(child, c, &p, out);
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(items) if matches!(node.shape(None), Shape::List(_)) => {
+            let inode = node.items();
+            for (i, item) in items.iter_mut().enumerate() {
+                walk_unknown(item, inode, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
     }
 }
 

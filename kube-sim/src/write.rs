@@ -21,6 +21,10 @@ pub struct WriteOptions {
     pub force: bool,
     /// The manager name derived from the User-Agent, used when `fieldManager` is absent.
     pub user_agent_manager: String,
+    /// `fieldValidation`: `Strict`, `Warn` (the default) or `Ignore`.
+    pub field_validation: Option<String>,
+    /// Warnings for the response's `Warning` headers.
+    pub warnings: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl WriteOptions {
@@ -181,6 +185,24 @@ impl<'a> Write<'a> {
         }
     }
 
+    /// Drops undeclared fields; under `fieldValidation=Strict` they are an error,
+    /// under `Warn` (the default) each one becomes a warning.
+    fn check_unknown_fields(&self, new: &mut Value) -> Result<(), ApiError> {
+        let unknown = crate::schema::prune_unknown(new, node_for(self.rt));
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
+        match self.opts.field_validation.as_deref() {
+            Some("Strict") => Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", ")))),
+            Some("Ignore") => Ok(()),
+            _ => {
+                self.opts.warnings.lock().unwrap_or_else(|p| p.into_inner()).extend(list);
+                Ok(())
+            }
+        }
+    }
+
     /// Turns a candidate object into what is stored, and stores it.
     fn finish(&self, state: &mut State, old: Option<&Value>, mut new: Value, owners: Owners) -> Outcome {
         let rt = self.rt;
@@ -218,6 +240,7 @@ impl<'a> Write<'a> {
         }
         meta_mut(&mut new).remove("managedFields");
         meta_mut(&mut new).remove("resourceVersion");
+        self.check_unknown_fields(&mut new)?;
         if rt.crd_schema.is_none() {
             crate::defaults::default_object(&rt.group, &rt.kind, &mut new);
         }
