@@ -36,7 +36,10 @@ pub struct Request {
 
 impl Request {
     fn param(&self, k: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 
     fn flag(&self, k: &str) -> bool {
@@ -70,7 +73,12 @@ pub struct Response {
 
 impl Response {
     fn json(code: u16, v: Value) -> Self {
-        Response { code, body: Body::Json(v), headers: Vec::new(), drop_connection: false }
+        Response {
+            code,
+            body: Body::Json(v),
+            headers: Vec::new(),
+            drop_connection: false,
+        }
     }
 }
 
@@ -103,7 +111,11 @@ fn verb_of(req: &Request, t: &Target) -> &'static str {
 pub async fn handle(core: Arc<Core>, req: Request) -> Response {
     if let Some(token) = &core.options.token {
         let ok = req.authorization.as_deref() == Some(&format!("Bearer {token}"));
-        if !ok && !req.path.starts_with("/healthz") && !req.path.starts_with("/readyz") && !req.path.starts_with("/livez") {
+        if !ok
+            && !req.path.starts_with("/healthz")
+            && !req.path.starts_with("/readyz")
+            && !req.path.starts_with("/livez")
+        {
             return ApiError::unauthorized().into();
         }
     }
@@ -117,7 +129,12 @@ pub async fn handle(core: Arc<Core>, req: Request) -> Response {
     match core.faults.check(verb, &resource, name.as_deref()) {
         Some(Fault::Status(code)) => return ApiError::injected(code).into(),
         Some(Fault::Drop) => {
-            return Response { code: 0, body: Body::Text(String::new()), headers: Vec::new(), drop_connection: true };
+            return Response {
+                code: 0,
+                body: Body::Text(String::new()),
+                headers: Vec::new(),
+                drop_connection: true,
+            };
         }
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
         None => {}
@@ -131,12 +148,19 @@ pub async fn handle(core: Arc<Core>, req: Request) -> Response {
             Some(doc) => Response::json(200, doc),
             None => text_404(),
         },
-        Target::Health => Response { code: 200, body: Body::Text("ok".into()), headers: Vec::new(), drop_connection: false },
-        Target::OpenApiIndex => Response::json(200, crate::openapi::index(&core.registry())),
-        Target::OpenApiGroupVersion(g, v) => match crate::openapi::group_version(&core.registry(), &g, &v) {
-            Some(doc) => Response::json(200, doc),
-            None => text_404(),
+        Target::Health => Response {
+            code: 200,
+            body: Body::Text("ok".into()),
+            headers: Vec::new(),
+            drop_connection: false,
         },
+        Target::OpenApiIndex => Response::json(200, crate::openapi::index(&core.registry())),
+        Target::OpenApiGroupVersion(g, v) => {
+            match crate::openapi::group_version(&core.registry(), &g, &v) {
+                Some(doc) => Response::json(200, doc),
+                None => text_404(),
+            }
+        }
         Target::NoRoute => text_404(),
         Target::NoResource => ApiError::no_resource().into(),
         Target::Resource(rp) => match resource_request(core, &req, rp, verb) {
@@ -151,12 +175,20 @@ fn parse(s: &str) -> Value {
 }
 
 fn text_404() -> Response {
-    Response { code: 404, body: Body::Text("404 page not found\n".into()), headers: Vec::new(), drop_connection: false }
+    Response {
+        code: 404,
+        body: Body::Text("404 page not found\n".into()),
+        headers: Vec::new(),
+        drop_connection: false,
+    }
 }
 
 fn group_doc(core: &Core, group: &str) -> Response {
     let groups = core.registry().api_groups();
-    let found = groups["groups"].as_array().and_then(|gs| gs.iter().find(|g| g["name"] == group)).cloned();
+    let found = groups["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|g| g["name"] == group))
+        .cloned();
     match found {
         Some(mut g) => {
             g["kind"] = "APIGroup".into();
@@ -168,25 +200,45 @@ fn group_doc(core: &Core, group: &str) -> Response {
 }
 
 fn wants_table(req: &Request) -> bool {
-    req.accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
+    req.accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
 }
 
-fn list_options(req: &Request, rt: &crate::registry::ResourceType) -> Result<ListOptions, ApiError> {
+fn list_options(
+    req: &Request,
+    rt: &crate::registry::ResourceType,
+) -> Result<ListOptions, ApiError> {
     let labels = match req.param("labelSelector").filter(|s| !s.is_empty()) {
-        Some(s) => Some(Arc::new(crate::selector::parse_label_selector(s).map_err(ApiError::bad_request)?)),
+        Some(s) => Some(Arc::new(
+            crate::selector::parse_label_selector(s).map_err(ApiError::bad_request)?,
+        )),
         None => None,
     };
     let fields = match req.param("fieldSelector").filter(|s| !s.is_empty()) {
-        Some(s) => Some(Arc::new(crate::selector::parse_field_selector_for(&rt.group, &rt.kind, s).map_err(ApiError::bad_request)?)),
+        Some(s) => Some(Arc::new(
+            crate::selector::parse_field_selector_for(&rt.group, &rt.kind, s)
+                .map_err(ApiError::bad_request)?,
+        )),
         None => None,
     };
     Ok(ListOptions {
         labels,
         fields,
-        limit: req.param("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0),
-        continue_token: req.param("continue").filter(|c| !c.is_empty()).map(String::from),
+        limit: req
+            .param("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0),
+        continue_token: req
+            .param("continue")
+            .filter(|c| !c.is_empty())
+            .map(String::from),
         resource_version: req.param("resourceVersion").map(String::from),
-        timeout: req.param("timeoutSeconds").and_then(|t| t.parse().ok()).map(Duration::from_secs),
+        timeout: req
+            .param("timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .map(Duration::from_secs),
         bookmarks: req.flag("allowWatchBookmarks"),
         send_initial_events: req.flag("sendInitialEvents"),
         table: wants_table(req),
@@ -198,7 +250,12 @@ fn write_options(req: &Request) -> WriteOptions {
         dry_run: req.param("dryRun") == Some("All"),
         field_manager: req.param("fieldManager").map(String::from),
         force: req.flag("force"),
-        user_agent_manager: req.user_agent.split('/').next().unwrap_or_default().to_string(),
+        user_agent_manager: req
+            .user_agent
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         field_validation: req.param("fieldValidation").map(String::from),
         warnings: Default::default(),
     }
@@ -212,7 +269,12 @@ fn body_object(req: &Request) -> Result<Value, ApiError> {
     write::decode_body(&req.body, yaml)
 }
 
-fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str) -> Result<Response, ApiError> {
+fn resource_request(
+    core: Arc<Core>,
+    req: &Request,
+    rp: ResourcePath,
+    verb: &str,
+) -> Result<Response, ApiError> {
     let wo = write_options(req);
     match rp.sub.as_deref() {
         None => {}
@@ -234,13 +296,23 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
                 (200, read::list(&core, &rp, &lo)?)
             } else {
                 let bytes = read::list_bytes(&core, &rp, &lo)?;
-                return Ok(Response { code: 200, body: Body::RawJson(bytes), headers: Vec::new(), drop_connection: false });
+                return Ok(Response {
+                    code: 200,
+                    body: Body::RawJson(bytes),
+                    headers: Vec::new(),
+                    drop_connection: false,
+                });
             }
         }
         "watch" => {
             let lo = list_options(req, &rp.rt)?;
             let rx = read::watch(core.clone(), rp, lo)?;
-            return Ok(Response { code: 200, body: Body::Stream(rx), headers: Vec::new(), drop_connection: false });
+            return Ok(Response {
+                code: 200,
+                body: Body::Stream(rx),
+                headers: Vec::new(),
+                drop_connection: false,
+            });
         }
         "create" if rp.name.is_none() => write::create(&core, &rp, &wo, body_object(req)?)?,
         "update" => write::update(&core, &rp, &wo, body_object(req)?)?,
@@ -261,32 +333,69 @@ fn resource_request(core: Arc<Core>, req: &Request, rp: ResourcePath, verb: &str
 
 /// DeleteOptions from the body (where the kube client puts them) and the query.
 fn delete_options(req: &Request, mut wo: WriteOptions) -> (Value, WriteOptions) {
-    let mut body: Value = if req.body.is_empty() { json!({}) } else { serde_json::from_slice(&req.body).unwrap_or(json!({})) };
+    let mut body: Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body).unwrap_or(json!({}))
+    };
     if !body.is_object() {
         body = json!({});
     }
     if let Some(p) = req.param("propagationPolicy") {
         body["propagationPolicy"] = p.into();
     }
-    if body.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All")) {
+    if body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|d| d.iter().any(|v| v == "All"))
+    {
         wo.dry_run = true;
     }
     (body, wo)
 }
 
-fn delete_collection(core: &Core, req: &Request, rp: &ResourcePath, wo: &WriteOptions) -> Result<(u16, Value), ApiError> {
+fn delete_collection(
+    core: &Core,
+    req: &Request,
+    rp: &ResourcePath,
+    wo: &WriteOptions,
+) -> Result<(u16, Value), ApiError> {
     let (body, wo) = delete_options(req, wo.clone());
-    let policy = body.get("propagationPolicy").and_then(Value::as_str).unwrap_or("Background").to_string();
+    let policy = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Background")
+        .to_string();
     let opts = list_options(req, &rp.rt)?;
-    let listed = read::list(core, rp, &ListOptions { table: false, ..opts })?;
+    let listed = read::list(
+        core,
+        rp,
+        &ListOptions {
+            table: false,
+            ..opts
+        },
+    )?;
     let mut state = core.store.lock();
     let mut deleted = Vec::new();
     for item in listed["items"].as_array().into_iter().flatten() {
-        let ns = item.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-        let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let ns = item
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = item
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let key = (rp.rt.store_key(), ns.to_string(), name.to_string());
         if let Some(obj) = state.get(&key) {
-            write::delete_object(core, &mut state, &rp.rt, (*obj).clone(), &policy, wo.dry_run)?;
+            write::delete_object(
+                core,
+                &mut state,
+                &rp.rt,
+                (*obj).clone(),
+                &policy,
+                wo.dry_run,
+            )?;
             deleted.push(item.clone());
         }
     }

@@ -33,7 +33,11 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         let rv = core.store.lock().rv;
         if idle_at != Some(rv) {
             let pending = tick(&core, &mut seen);
-            idle_at = if pending { None } else { Some(core.store.lock().rv) };
+            idle_at = if pending {
+                None
+            } else {
+                Some(core.store.lock().rv)
+            };
         }
         tokio::select! {
             _ = tokio::time::sleep(core.options.tick) => {}
@@ -74,7 +78,14 @@ fn store_put(state: &mut State, key: Key, mut obj: Value, kind: EventType) {
 }
 
 /// Writes `status` through the status subresource as `manager`, recording ownership.
-fn write_status(state: &mut State, rt: &ResourceType, key: Key, old: &Value, status: Value, manager: &str) {
+fn write_status(
+    state: &mut State,
+    rt: &ResourceType,
+    key: Key,
+    old: &Value,
+    status: Value,
+    manager: &str,
+) {
     let mut new = old.clone();
     new["status"] = status;
     if new == *old {
@@ -84,21 +95,43 @@ fn write_status(state: &mut State, rt: &ResourceType, key: Key, old: &Value, sta
     let ignored = FieldSet::new();
     let now = now();
     let api_version = rt.api_version();
-    let t = ssa::Target { node, manager, api_version, subresource: Some("status"), ignored: &ignored, now: &now };
+    let t = ssa::Target {
+        node,
+        manager,
+        api_version,
+        subresource: Some("status"),
+        ignored: &ignored,
+        now: &now,
+    };
     let strip = |v: &Value| {
         let mut v = v.clone();
-        v["metadata"].as_object_mut().map(|m| m.remove("managedFields"));
+        v["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("managedFields"));
         v
     };
-    let managers = ssa::update(Some(&strip(old)), &strip(&new), ssa::decode_managers(old), &t);
+    let managers = ssa::update(
+        Some(&strip(old)),
+        &strip(&new),
+        ssa::decode_managers(old),
+        &t,
+    );
     new["metadata"]["managedFields"] = ssa::encode_managers(&managers);
     store_put(state, key, new, EventType::Modified);
 }
 
 fn crds(core: &Core, state: &mut State) {
     let crd_key = "apiextensions.k8s.io/customresourcedefinitions";
-    let Some(crd_rt) = core.registry().get("apiextensions.k8s.io", "v1", "customresourcedefinitions") else { return };
-    let crds: Vec<(Key, Arc<Value>)> = state.list(crd_key, None).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let Some(crd_rt) =
+        core.registry()
+            .get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    else {
+        return;
+    };
+    let crds: Vec<(Key, Arc<Value>)> = state
+        .list(crd_key, None)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let mut served: HashMap<String, Vec<ResourceType>> = HashMap::new();
     for (key, crd) in crds {
         let name = key.2.clone();
@@ -106,9 +139,19 @@ fn crds(core: &Core, state: &mut State) {
             let types = registry::crd_types(&crd);
             let mut remaining = 0;
             if let Some(t) = types.first() {
-                let objs: Vec<(Key, Arc<Value>)> = state.list(&t.store_key(), None).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let objs: Vec<(Key, Arc<Value>)> = state
+                    .list(&t.store_key(), None)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 for (k, o) in objs {
-                    let _ = crate::write::delete_object(core, state, t, (*o).clone(), "Background", false);
+                    let _ = crate::write::delete_object(
+                        core,
+                        state,
+                        t,
+                        (*o).clone(),
+                        "Background",
+                        false,
+                    );
                     if state.get(&k).is_some() {
                         remaining += 1;
                     }
@@ -118,16 +161,22 @@ fn crds(core: &Core, state: &mut State) {
                 let rv = state.next_rv();
                 let mut gone = (*crd).clone();
                 gone["metadata"]["resourceVersion"] = rv.to_string().into();
-                gone["metadata"].as_object_mut().map(|m| m.remove("finalizers"));
+                gone["metadata"]
+                    .as_object_mut()
+                    .map(|m| m.remove("finalizers"));
                 state.remove(&key, gone, rv);
             } else {
                 served.insert(name, types);
             }
             continue;
         }
-        let established = crd.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| {
-            c.iter().any(|c| c["type"] == "Established" && c["status"] == "True")
-        });
+        let established = crd
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
+            });
         if !established {
             let mut status = crd.get("status").cloned().unwrap_or(json!({}));
             status["acceptedNames"] = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
@@ -141,14 +190,21 @@ fn crds(core: &Core, state: &mut State) {
         served.insert(name, registry::crd_types(&crd));
     }
     let mut reg = core.registry_mut();
-    let current: HashSet<String> =
-        reg.all().filter(|t| t.crd_schema.is_some()).map(|t| format!("{}.{}", t.resource, t.group)).collect();
+    let current: HashSet<String> = reg
+        .all()
+        .filter(|t| t.crd_schema.is_some())
+        .map(|t| format!("{}.{}", t.resource, t.group))
+        .collect();
     for gone in current.iter().filter(|n| !served.contains_key(*n)) {
         reg.set_crd(gone, Vec::new());
     }
     for (name, types) in served {
         let same = types.iter().all(|t| {
-            reg.get(&t.group, &t.version, &t.resource).is_some_and(|c| c.crd_schema == t.crd_schema && c.namespaced == t.namespaced && c.has_status == t.has_status)
+            reg.get(&t.group, &t.version, &t.resource).is_some_and(|c| {
+                c.crd_schema == t.crd_schema
+                    && c.namespaced == t.namespaced
+                    && c.has_status == t.has_status
+            })
         }) && current.contains(&name);
         if !same {
             reg.set_crd(&name, types);
@@ -165,22 +221,39 @@ fn namespaces(core: &Core, state: &mut State) -> bool {
     if terminating.is_empty() {
         return false;
     }
-    let types: Vec<Arc<ResourceType>> = core.registry().all().filter(|t| t.namespaced).cloned().collect();
+    let types: Vec<Arc<ResourceType>> = core
+        .registry()
+        .all()
+        .filter(|t| t.namespaced)
+        .cloned()
+        .collect();
     for (key, ns) in terminating {
         let mut remaining = 0;
         for t in &types {
-            let objs: Vec<(Key, Arc<Value>)> =
-                state.list(&t.store_key(), Some(&key.2)).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let objs: Vec<(Key, Arc<Value>)> = state
+                .list(&t.store_key(), Some(&key.2))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             for (k, o) in objs {
                 if o.pointer("/metadata/deletionTimestamp").is_none() {
-                    let _ = crate::write::delete_object(core, state, t, (*o).clone(), "Background", false);
+                    let _ = crate::write::delete_object(
+                        core,
+                        state,
+                        t,
+                        (*o).clone(),
+                        "Background",
+                        false,
+                    );
                 }
                 if state.get(&k).is_some() {
                     remaining += 1;
                 }
             }
         }
-        let user_finalizers = ns.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        let user_finalizers = ns
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
         if remaining == 0 && !user_finalizers {
             let rv = state.next_rv();
             let mut gone = (*ns).clone();
@@ -192,7 +265,11 @@ fn namespaces(core: &Core, state: &mut State) -> bool {
 }
 
 fn garbage_collect(core: &Core, state: &mut State) {
-    let uids: HashSet<String> = state.objects.values().filter_map(|o| meta(o, "uid").map(String::from)).collect();
+    let uids: HashSet<String> = state
+        .objects
+        .values()
+        .filter_map(|o| meta(o, "uid").map(String::from))
+        .collect();
     let foreground: HashSet<String> = state
         .objects
         .values()
@@ -207,7 +284,12 @@ fn garbage_collect(core: &Core, state: &mut State) {
     let mut doomed = Vec::new();
     let mut has_dependents: HashSet<String> = HashSet::new();
     for (k, o) in &state.objects {
-        let Some(refs) = o.pointer("/metadata/ownerReferences").and_then(Value::as_array) else { continue };
+        let Some(refs) = o
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+        else {
+            continue;
+        };
         let owners: Vec<&str> = refs.iter().filter_map(|r| r["uid"].as_str()).collect();
         if owners.is_empty() {
             continue;
@@ -222,7 +304,8 @@ fn garbage_collect(core: &Core, state: &mut State) {
         }
     }
     let reg = core.registry();
-    let types: HashMap<String, Arc<ResourceType>> = reg.all().map(|t| (t.store_key(), t.clone())).collect();
+    let types: HashMap<String, Arc<ResourceType>> =
+        reg.all().map(|t| (t.store_key(), t.clone())).collect();
     drop(reg);
     for k in doomed {
         if let (Some(o), Some(t)) = (state.get(&k), types.get(&k.0)) {
@@ -230,13 +313,24 @@ fn garbage_collect(core: &Core, state: &mut State) {
         }
     }
     for uid in foreground.iter().filter(|u| !has_dependents.contains(*u)) {
-        let found = state.objects.iter().find(|(_, o)| meta(o, "uid") == Some(uid)).map(|(k, o)| (k.clone(), o.clone()));
+        let found = state
+            .objects
+            .iter()
+            .find(|(_, o)| meta(o, "uid") == Some(uid))
+            .map(|(k, o)| (k.clone(), o.clone()));
         let Some((key, o)) = found else { continue };
         let mut new = (*o).clone();
-        if let Some(f) = new.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+        if let Some(f) = new
+            .pointer_mut("/metadata/finalizers")
+            .and_then(Value::as_array_mut)
+        {
             f.retain(|x| x != "foregroundDeletion");
         }
-        if new.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| f.is_empty()) {
+        if new
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| f.is_empty())
+        {
             let rv = state.next_rv();
             new["metadata"]["resourceVersion"] = rv.to_string().into();
             state.remove(&key, new, rv);
@@ -252,19 +346,35 @@ fn parse_duration(s: &str) -> Option<Duration> {
         return ms.parse().ok().map(Duration::from_millis);
     }
     if let Some(m) = s.strip_suffix('m') {
-        return m.parse::<f64>().ok().map(|m| Duration::from_secs_f64(m * 60.0));
+        return m
+            .parse::<f64>()
+            .ok()
+            .map(|m| Duration::from_secs_f64(m * 60.0));
     }
-    s.strip_suffix('s').unwrap_or(s).parse::<f64>().ok().map(Duration::from_secs_f64)
+    s.strip_suffix('s')
+        .unwrap_or(s)
+        .parse::<f64>()
+        .ok()
+        .map(Duration::from_secs_f64)
 }
 
 /// Whether the object's current generation has waited long enough to turn ready.
 fn due(core: &Core, seen: &mut HashMap<Key, (i64, Instant)>, key: &Key, obj: &Value) -> bool {
-    if annotation(obj, NEVER_READY) == Some("true") || obj.pointer("/metadata/deletionTimestamp").is_some() {
+    if annotation(obj, NEVER_READY) == Some("true")
+        || obj.pointer("/metadata/deletionTimestamp").is_some()
+    {
         return false;
     }
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-    let delay = annotation(obj, READY_AFTER).and_then(parse_duration).unwrap_or(core.options.ready_after);
-    let entry = seen.entry(key.clone()).or_insert((generation, Instant::now()));
+    let generation = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let delay = annotation(obj, READY_AFTER)
+        .and_then(parse_duration)
+        .unwrap_or(core.options.ready_after);
+    let entry = seen
+        .entry(key.clone())
+        .or_insert((generation, Instant::now()));
     if entry.0 != generation {
         *entry = (generation, Instant::now());
     }
@@ -276,7 +386,9 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
     let mut work: Vec<(Arc<ResourceType>, Key, Arc<Value>)> = Vec::new();
     for t in reg.all() {
         let wanted = match (t.group.as_str(), t.kind.as_str()) {
-            ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") | ("", "PersistentVolumeClaim") => true,
+            ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+            | ("batch", "Job")
+            | ("", "PersistentVolumeClaim") => true,
             _ => t.crd_schema.is_some() && t.has_status,
         };
         if wanted {
@@ -300,7 +412,8 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
             continue;
         }
         if !due(core, seen, &key, &obj) {
-            waiting |= annotation(&obj, NEVER_READY) != Some("true") && obj.pointer("/metadata/deletionTimestamp").is_none();
+            waiting |= annotation(&obj, NEVER_READY) != Some("true")
+                && obj.pointer("/metadata/deletionTimestamp").is_none();
             continue;
         }
         write_status(state, &t, key, &obj, status, "kube-controller-manager");
@@ -309,9 +422,21 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
 }
 
 fn workload_status(kind: &str, obj: &Value) -> Option<Value> {
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-    let replicas = if kind == "DaemonSet" { 1 } else { obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) };
-    let t = obj.pointer("/status/conditions/0/lastTransitionTime").cloned().unwrap_or_else(|| now().into());
+    let generation = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let replicas = if kind == "DaemonSet" {
+        1
+    } else {
+        obj.pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+    };
+    let t = obj
+        .pointer("/status/conditions/0/lastTransitionTime")
+        .cloned()
+        .unwrap_or_else(|| now().into());
     let mut s = if kind == "DaemonSet" {
         json!({"observedGeneration": generation, "currentNumberScheduled": replicas, "desiredNumberScheduled": replicas,
             "numberAvailable": replicas, "numberReady": replicas, "updatedNumberScheduled": replicas, "numberMisscheduled": 0})
@@ -341,32 +466,50 @@ fn job_status(obj: &Value) -> Option<Value> {
     if obj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true) {
         return None;
     }
-    if let Some(conds) = obj.pointer("/status/conditions").and_then(Value::as_array) {
-        if conds.iter().any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True") {
-            return obj.get("status").cloned();
-        }
+    if let Some(conds) = obj.pointer("/status/conditions").and_then(Value::as_array)
+        && conds
+            .iter()
+            .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
+    {
+        return obj.get("status").cloned();
     }
     let t = now();
-    let start = obj.pointer("/status/startTime").cloned().unwrap_or_else(|| t.clone().into());
+    let start = obj
+        .pointer("/status/startTime")
+        .cloned()
+        .unwrap_or_else(|| t.clone().into());
     if annotation(obj, FAIL) == Some("true") {
-        let backoff = obj.pointer("/spec/backoffLimit").and_then(Value::as_i64).unwrap_or(6);
-        return Some(json!({"startTime": start, "failed": backoff + 1, "active": 0, "ready": 0, "terminating": 0,
+        let backoff = obj
+            .pointer("/spec/backoffLimit")
+            .and_then(Value::as_i64)
+            .unwrap_or(6);
+        return Some(
+            json!({"startTime": start, "failed": backoff + 1, "active": 0, "ready": 0, "terminating": 0,
             "conditions": [
                 {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": t, "lastTransitionTime": t},
-                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": t, "lastTransitionTime": t}]}));
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": t, "lastTransitionTime": t}]}),
+        );
     }
-    let completions = obj.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
-    Some(json!({"startTime": start, "completionTime": t, "succeeded": completions, "active": 0, "ready": 0, "terminating": 0,
+    let completions = obj
+        .pointer("/spec/completions")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    Some(
+        json!({"startTime": start, "completionTime": t, "succeeded": completions, "active": 0, "ready": 0, "terminating": 0,
         "uncountedTerminatedPods": {},
         "conditions": [
             {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": t, "lastTransitionTime": t},
-            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": t, "lastTransitionTime": t}]}))
+            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": t, "lastTransitionTime": t}]}),
+    )
 }
 
 fn pvc_status(obj: &Value) -> Option<Value> {
     let mut s = obj.get("status").cloned().unwrap_or(json!({}));
     s["phase"] = "Bound".into();
-    s["accessModes"] = obj.pointer("/spec/accessModes").cloned().unwrap_or(json!(["ReadWriteOnce"]));
+    s["accessModes"] = obj
+        .pointer("/spec/accessModes")
+        .cloned()
+        .unwrap_or(json!(["ReadWriteOnce"]));
     if let Some(req) = obj.pointer("/spec/resources/requests") {
         s["capacity"] = req.clone();
     }
@@ -374,13 +517,23 @@ fn pvc_status(obj: &Value) -> Option<Value> {
 }
 
 fn custom_status(core: &Core, t: &ResourceType, obj: &Value) -> Option<Value> {
-    let configured = core.options.ready_kinds.iter().any(|k| *k == t.kind || *k == format!("{}/{}", t.group, t.kind));
+    let configured = core
+        .options
+        .ready_kinds
+        .iter()
+        .any(|k| *k == t.kind || *k == format!("{}/{}", t.group, t.kind));
     if !configured && annotation(obj, READY) != Some("true") {
         return None;
     }
-    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    let generation = obj
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let mut s = obj.get("status").cloned().unwrap_or(json!({}));
-    let t = obj.pointer("/status/conditions/0/lastTransitionTime").cloned().unwrap_or_else(|| now().into());
+    let t = obj
+        .pointer("/status/conditions/0/lastTransitionTime")
+        .cloned()
+        .unwrap_or_else(|| now().into());
     s["observedGeneration"] = generation.into();
     s["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "Simulated", "message": "ready (simulated)",
         "observedGeneration": generation, "lastTransitionTime": t}]);

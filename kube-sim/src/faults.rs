@@ -35,7 +35,10 @@ pub struct FaultRule {
 impl FaultRule {
     /// A rule that fails matching requests with `fault`.
     pub fn new(fault: Fault) -> Self {
-        FaultRule { fault: Some(fault), ..Default::default() }
+        FaultRule {
+            fault: Some(fault),
+            ..Default::default()
+        }
     }
 
     /// Only this verb.
@@ -78,7 +81,10 @@ pub struct Faults {
 impl Faults {
     /// Adds a rule.
     pub fn add(&self, rule: FaultRule) {
-        self.rules.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
+        self.rules
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(rule);
     }
 
     /// Removes all rules.
@@ -98,10 +104,10 @@ impl Faults {
             if !matches {
                 continue;
             }
-            if let Some(p) = rule.probability {
-                if rand::rng().random::<f64>() >= p {
-                    continue;
-                }
+            if let Some(p) = rule.probability
+                && rand::rng().random::<f64>() >= p
+            {
+                continue;
             }
             if let Some(c) = rule.count.as_mut() {
                 *c -= 1;

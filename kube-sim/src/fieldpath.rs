@@ -51,7 +51,10 @@ impl FieldSet {
 
     /// Members of `self` that are not members of `other`.
     pub fn difference(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet { member: self.member && !other.member, children: BTreeMap::new() };
+        let mut out = FieldSet {
+            member: self.member && !other.member,
+            children: BTreeMap::new(),
+        };
         for (k, v) in &self.children {
             let d = match other.children.get(k) {
                 Some(o) => v.difference(o),
@@ -66,7 +69,10 @@ impl FieldSet {
 
     /// Members of both sets.
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
-        let mut out = FieldSet { member: self.member && other.member, children: BTreeMap::new() };
+        let mut out = FieldSet {
+            member: self.member && other.member,
+            children: BTreeMap::new(),
+        };
         for (k, v) in &self.children {
             if let Some(o) = other.children.get(k) {
                 let i = v.intersection(o);
@@ -216,9 +222,15 @@ mod tests {
     fn difference_drops_shared_members_and_empty_parents() {
         let a = FieldSet::from_fields_v1(&json!({"f:data": {"f:a": {}, "f:b": {}}}));
         let b = FieldSet::from_fields_v1(&json!({"f:data": {"f:a": {}}}));
-        assert_eq!(a.difference(&b).to_fields_v1(), json!({"f:data": {"f:b": {}}}));
+        assert_eq!(
+            a.difference(&b).to_fields_v1(),
+            json!({"f:data": {"f:b": {}}})
+        );
         assert!(b.difference(&a).is_empty());
-        assert_eq!(a.intersection(&b).to_fields_v1(), json!({"f:data": {"f:a": {}}}));
+        assert_eq!(
+            a.intersection(&b).to_fields_v1(),
+            json!({"f:data": {"f:a": {}}})
+        );
     }
 
     #[test]
@@ -226,10 +238,19 @@ mod tests {
         let p = vec![
             field("spec"),
             field("ports"),
-            key(&[("protocol".into(), json!("TCP")), ("containerPort".into(), json!(80))]),
+            key(&[
+                ("protocol".into(), json!("TCP")),
+                ("containerPort".into(), json!(80)),
+            ]),
             field("name"),
         ];
-        assert_eq!(display_path(&p), ".spec.ports[containerPort=80,protocol=\"TCP\"].name");
-        assert_eq!(display_path(&[field("tags"), value(&json!("x"))]), ".tags[=\"x\"]");
+        assert_eq!(
+            display_path(&p),
+            ".spec.ports[containerPort=80,protocol=\"TCP\"].name"
+        );
+        assert_eq!(
+            display_path(&[field("tags"), value(&json!("x"))]),
+            ".tags[=\"x\"]"
+        );
     }
 }

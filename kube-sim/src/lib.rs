@@ -102,17 +102,29 @@ impl Sim {
             (None, "http")
         };
         let url = format!("{scheme}://127.0.0.1:{port}");
-        let kubeconfig = kubeconfig_yaml(&url, tls.as_ref().map(|t| t.ca_pem.as_str()), options.token.as_deref());
-        let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig).map_err(|e| SimError::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
+        let kubeconfig = kubeconfig_yaml(
+            &url,
+            tls.as_ref().map(|t| t.ca_pem.as_str()),
+            options.token.as_deref(),
+        );
+        let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig)
             .map_err(|e| SimError::Client(e.to_string()))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| SimError::Client(e.to_string()))?;
         let core = Arc::new(core::Core::new(options));
         let (shutdown, rx) = watch::channel(false);
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
         tokio::spawn(server::serve(listener, core.clone(), acceptor, rx.clone()));
         tokio::spawn(controllers::run(core.clone(), rx));
-        let sim = Sim { core, url, kubeconfig, config, shutdown };
+        let sim = Sim {
+            core,
+            url,
+            kubeconfig,
+            config,
+            shutdown,
+        };
         if sim.core.options.default_namespaces {
             sim.create_default_namespaces();
         }
@@ -120,9 +132,20 @@ impl Sim {
     }
 
     fn create_default_namespaces(&self) {
-        let Some(rt) = self.core.registry().get("", "v1", "namespaces") else { return };
-        let rp = route::ResourcePath { rt, namespace: None, name: None, sub: None, watch_prefix: false };
-        let opts = write::WriteOptions { field_manager: Some("kube-apiserver".into()), ..Default::default() };
+        let Some(rt) = self.core.registry().get("", "v1", "namespaces") else {
+            return;
+        };
+        let rp = route::ResourcePath {
+            rt,
+            namespace: None,
+            name: None,
+            sub: None,
+            watch_prefix: false,
+        };
+        let opts = write::WriteOptions {
+            field_manager: Some("kube-apiserver".into()),
+            ..Default::default()
+        };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
             if let Err(e) = write::create(&self.core, &rp, &opts, body) {
@@ -198,9 +221,16 @@ impl Drop for Sim {
 fn kubeconfig_yaml(url: &str, ca_pem: Option<&str>, token: Option<&str>) -> String {
     use base64::Engine;
     let ca = ca_pem
-        .map(|p| format!("\n    certificate-authority-data: {}", base64::engine::general_purpose::STANDARD.encode(p)))
+        .map(|p| {
+            format!(
+                "\n    certificate-authority-data: {}",
+                base64::engine::general_purpose::STANDARD.encode(p)
+            )
+        })
         .unwrap_or_default();
-    let user = token.map(|t| format!("\n    token: {t}")).unwrap_or_else(|| " {}".into());
+    let user = token
+        .map(|t| format!("\n    token: {t}"))
+        .unwrap_or_else(|| " {}".into());
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\ncurrent-context: kube-sim\nusers:\n- name: kube-sim\n  user:{user}\n"
     )

@@ -15,9 +15,17 @@ pub fn index(reg: &Registry) -> Value {
     gvs.sort();
     gvs.dedup();
     for gv in gvs {
-        let p = if gv.contains('/') { format!("apis/{gv}") } else { format!("api/{gv}") };
-        let hash = crate::registry::storage_version_hash(&gv, "openapi", "v3").replace(['+', '/', '='], "");
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}));
+        let p = if gv.contains('/') {
+            format!("apis/{gv}")
+        } else {
+            format!("api/{gv}")
+        };
+        let hash = crate::registry::storage_version_hash(&gv, "openapi", "v3")
+            .replace(['+', '/', '='], "");
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -27,26 +35,36 @@ pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value
     if !reg.serves(group, version) {
         return None;
     }
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let params: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"]
         .iter()
         .map(|n| json!({"name": n, "in": "query", "schema": {"type": if *n == "force" { "boolean" } else { "string" }, "uniqueItems": true}}))
         .collect();
     let mut paths = Map::new();
-    for t in reg.all().filter(|t| t.group == group && t.version == version) {
+    for t in reg
+        .all()
+        .filter(|t| t.group == group && t.version == version)
+    {
         let path = if t.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.resource)
         } else {
             format!("{prefix}/{}/{{name}}", t.resource)
         };
         let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
-        paths.insert(path, json!({"patch": {
-            "operationId": format!("patch{}", t.kind),
-            "parameters": params,
-            "responses": {"200": {"description": "OK"}},
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": gvk,
-        }}));
+        paths.insert(
+            path,
+            json!({"patch": {
+                "operationId": format!("patch{}", t.kind),
+                "parameters": params,
+                "responses": {"200": {"description": "OK"}},
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+            }}),
+        );
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -39,7 +39,8 @@ pub struct ListOptions {
 impl ListOptions {
     fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-        self.labels.as_ref().is_none_or(|s| s.matches(labels)) && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+        self.labels.as_ref().is_none_or(|s| s.matches(labels))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
     }
 }
 
@@ -47,12 +48,27 @@ impl ListOptions {
 pub fn get(core: &Core, rp: &ResourcePath, table: bool) -> Result<Value, ApiError> {
     let rt = &rp.rt;
     let name = rp.name.as_deref().unwrap_or_default();
-    let key = (rt.store_key(), rp.namespace.clone().unwrap_or_default(), name.to_string());
-    let obj = core.store.lock().get(&key).ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+    let key = (
+        rt.store_key(),
+        rp.namespace.clone().unwrap_or_default(),
+        name.to_string(),
+    );
+    let obj = core
+        .store
+        .lock()
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
     let obj = at_version(rt, &obj);
     if table {
-        let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-        return Ok(to_table(rt, std::slice::from_ref(&obj), json!({"resourceVersion": rv})));
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        return Ok(to_table(
+            rt,
+            std::slice::from_ref(&obj),
+            json!({"resourceVersion": rv}),
+        ));
     }
     Ok(obj)
 }
@@ -79,14 +95,20 @@ struct Selection {
     meta: Map<String, Value>,
 }
 
-fn select(state: &crate::store::State, rp: &ResourcePath, opts: &ListOptions) -> Result<Selection, ApiError> {
+fn select(
+    state: &crate::store::State,
+    rp: &ResourcePath,
+    opts: &ListOptions,
+) -> Result<Selection, ApiError> {
     let rt = &rp.rt;
     let resource = rt.store_key();
     let start_after = match &opts.continue_token {
         Some(t) => {
             let tok = decode_continue(t)?;
             if tok.rv < state.compacted {
-                return Err(ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."));
+                return Err(ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
             }
             Some(tok.start)
         }
@@ -97,7 +119,11 @@ fn select(state: &crate::store::State, rp: &ResourcePath, opts: &ListOptions) ->
     let mut more = 0usize;
     for (key, obj) in state.list(&resource, rp.namespace.as_deref()) {
         let pos = format!("{}/{}", key.1, key.2);
-        if start_after.as_ref().is_some_and(|s| pos.as_str() <= s.as_str()) || !opts.matches(obj) {
+        if start_after
+            .as_ref()
+            .is_some_and(|s| pos.as_str() <= s.as_str())
+            || !opts.matches(obj)
+        {
             continue;
         }
         if opts.limit.is_some_and(|l| keys.len() >= l) {
@@ -111,8 +137,13 @@ fn select(state: &crate::store::State, rp: &ResourcePath, opts: &ListOptions) ->
     let mut meta = Map::new();
     meta.insert("resourceVersion".into(), rv.to_string().into());
     if more > 0 {
-        let tok = ContinueToken { v: "meta.k8s.io/v1".into(), rv, start: last_key };
-        let enc = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&tok).unwrap_or_default());
+        let tok = ContinueToken {
+            v: "meta.k8s.io/v1".into(),
+            rv,
+            start: last_key,
+        };
+        let enc = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&tok).unwrap_or_default());
         meta.insert("continue".into(), enc.into());
         if opts.labels.is_none() && opts.fields.is_none() {
             meta.insert("remainingItemCount".into(), more.into());
@@ -128,7 +159,12 @@ pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value,
     let rt = &rp.rt;
     let state = core.store.lock();
     let sel = select(&state, rp, opts)?;
-    let objs: Vec<Value> = sel.keys.iter().filter_map(|k| state.get(k)).map(|o| at_version(rt, &o)).collect();
+    let objs: Vec<Value> = sel
+        .keys
+        .iter()
+        .filter_map(|k| state.get(k))
+        .map(|o| at_version(rt, &o))
+        .collect();
     drop(state);
     if opts.table {
         return Ok(to_table(rt, &objs, Value::Object(sel.meta)));
@@ -136,16 +172,18 @@ pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value,
     let items: Vec<Value> = objs
         .into_iter()
         .map(|mut o| {
-            if rt.crd_schema.is_none() {
-                if let Some(m) = o.as_object_mut() {
-                    m.shift_remove("apiVersion");
-                    m.shift_remove("kind");
-                }
+            if rt.crd_schema.is_none()
+                && let Some(m) = o.as_object_mut()
+            {
+                m.shift_remove("apiVersion");
+                m.shift_remove("kind");
             }
             o
         })
         .collect();
-    Ok(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": sel.meta, "items": items}))
+    Ok(
+        json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": sel.meta, "items": items}),
+    )
 }
 
 /// LIST of a collection as response bytes, joined from each object's stored
@@ -157,13 +195,19 @@ pub fn list_bytes(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<
     let head = serde_json::to_string(&json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": sel.meta}))
         .unwrap_or_default();
     let type_prefix = rt.crd_schema.as_ref().map(|_| {
-        format!("{{\"apiVersion\":{},\"kind\":{}", Value::from(rt.api_version()), Value::from(rt.kind.clone()))
+        format!(
+            "{{\"apiVersion\":{},\"kind\":{}",
+            Value::from(rt.api_version()),
+            Value::from(rt.kind.clone())
+        )
     });
     let mut out = Vec::with_capacity(head.len() + 64 + sel.keys.len() * 512);
     out.extend_from_slice(&head.as_bytes()[..head.len().saturating_sub(1)]);
     out.extend_from_slice(b",\"items\":[");
     for (i, key) in sel.keys.iter().enumerate() {
-        let Some(item) = state.encoded(key) else { continue };
+        let Some(item) = state.encoded(key) else {
+            continue;
+        };
         if i > 0 {
             out.push(b',');
         }
@@ -193,13 +237,23 @@ fn decode_continue(t: &str) -> Result<ContinueToken, ApiError> {
 pub use crate::table::to_table;
 
 /// Starts a WATCH; returns the channel the response body streams from.
-pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+pub fn watch(
+    core: Arc<Core>,
+    rp: ResourcePath,
+    opts: ListOptions,
+) -> Result<mpsc::Receiver<Bytes>, ApiError> {
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let rt = rp.rt.clone();
     let resource = rt.store_key();
-    let start_rv: Option<u64> = opts.resource_version.as_deref().filter(|v| !v.is_empty() && *v != "0").map(|v| {
-        v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))
-    }).transpose()?;
+    let start_rv: Option<u64> = opts
+        .resource_version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != "0")
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))
+        })
+        .transpose()?;
     let mut initial = Vec::new();
     let mut cursor;
     {
@@ -208,7 +262,10 @@ pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mps
         match start_rv {
             Some(rv) if !opts.send_initial_events => {
                 if state.events_after(rv).is_none() {
-                    let err = ApiError::expired(format!("too old resource version: {rv} ({})", state.compacted + 1));
+                    let err = ApiError::expired(format!(
+                        "too old resource version: {rv} ({})",
+                        state.compacted + 1
+                    ));
                     initial.push(frame("ERROR", &err.body()));
                 }
                 cursor = rv;
@@ -230,7 +287,9 @@ pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mps
     let timeout = opts.timeout.unwrap_or(Duration::from_secs(1800));
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
-        let failed = initial.iter().any(|f| f.starts_with(b"{\"type\":\"ERROR\""));
+        let failed = initial
+            .iter()
+            .any(|f| f.starts_with(b"{\"type\":\"ERROR\""));
         for f in initial {
             if tx.send(f).await.is_err() {
                 return;
@@ -248,10 +307,10 @@ pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mps
             };
             for e in events {
                 cursor = e.rv;
-                if let Some(f) = event_for(&rt, &rp, &opts, &resource, &e) {
-                    if tx.send(f).await.is_err() {
-                        return;
-                    }
+                if let Some(f) = event_for(&rt, &rp, &opts, &resource, &e)
+                    && tx.send(f).await.is_err()
+                {
+                    return;
                 }
             }
             let bookmark = tokio::time::sleep(Duration::from_secs(10));
@@ -269,7 +328,13 @@ pub fn watch(core: Arc<Core>, rp: ResourcePath, opts: ListOptions) -> Result<mps
     Ok(rx)
 }
 
-fn event_for(rt: &ResourceType, rp: &ResourcePath, opts: &ListOptions, resource: &str, e: &Event) -> Option<Bytes> {
+fn event_for(
+    rt: &ResourceType,
+    rp: &ResourcePath,
+    opts: &ListOptions,
+    resource: &str,
+    e: &Event,
+) -> Option<Bytes> {
     if e.resource != resource || rp.namespace.as_deref().is_some_and(|ns| ns != e.namespace) {
         return None;
     }
@@ -290,8 +355,14 @@ fn event_for(rt: &ResourceType, rp: &ResourcePath, opts: &ListOptions, resource:
 fn event_frame(rt: &ResourceType, ty: &str, obj: &Value, table: bool) -> Bytes {
     let o = at_version(rt, obj);
     if table {
-        let rv = o.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-        return frame(ty, &to_table(rt, std::slice::from_ref(&o), json!({"resourceVersion": rv})));
+        let rv = o
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        return frame(
+            ty,
+            &to_table(rt, std::slice::from_ref(&o), json!({"resourceVersion": rv})),
+        );
     }
     frame(ty, &o)
 }

@@ -42,12 +42,20 @@ pub struct ResourceType {
 impl ResourceType {
     /// `apps/v1` or `v1`.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// `deployments.apps` or `configmaps`, as error messages name the resource.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() { self.resource.clone() } else { format!("{}.{}", self.resource, self.group) }
+        if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
     }
 
     /// Storage key prefix shared by all versions of the resource.
@@ -84,16 +92,40 @@ pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
 
 const DISCOVERY: &[(&str, &str)] = &[
     ("v1", include_str!("../discovery/api-v1.json")),
-    ("apiextensions.k8s.io/v1", include_str!("../discovery/apis-apiextensions-v1.json")),
+    (
+        "apiextensions.k8s.io/v1",
+        include_str!("../discovery/apis-apiextensions-v1.json"),
+    ),
     ("apps/v1", include_str!("../discovery/apis-apps-v1.json")),
     ("batch/v1", include_str!("../discovery/apis-batch-v1.json")),
-    ("coordination.k8s.io/v1", include_str!("../discovery/apis-coordination-v1.json")),
-    ("events.k8s.io/v1", include_str!("../discovery/apis-events-v1.json")),
-    ("networking.k8s.io/v1", include_str!("../discovery/apis-networking-v1.json")),
-    ("policy/v1", include_str!("../discovery/apis-policy-v1.json")),
-    ("rbac.authorization.k8s.io/v1", include_str!("../discovery/apis-rbac.authorization-v1.json")),
-    ("scheduling.k8s.io/v1", include_str!("../discovery/apis-scheduling-v1.json")),
-    ("storage.k8s.io/v1", include_str!("../discovery/apis-storage-v1.json")),
+    (
+        "coordination.k8s.io/v1",
+        include_str!("../discovery/apis-coordination-v1.json"),
+    ),
+    (
+        "events.k8s.io/v1",
+        include_str!("../discovery/apis-events-v1.json"),
+    ),
+    (
+        "networking.k8s.io/v1",
+        include_str!("../discovery/apis-networking-v1.json"),
+    ),
+    (
+        "policy/v1",
+        include_str!("../discovery/apis-policy-v1.json"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        include_str!("../discovery/apis-rbac.authorization-v1.json"),
+    ),
+    (
+        "scheduling.k8s.io/v1",
+        include_str!("../discovery/apis-scheduling-v1.json"),
+    ),
+    (
+        "storage.k8s.io/v1",
+        include_str!("../discovery/apis-storage-v1.json"),
+    ),
 ];
 
 /// The recorded `/version` document.
@@ -119,12 +151,20 @@ impl Default for Registry {
 impl Registry {
     /// The built-in types.
     pub fn new() -> Self {
-        let mut r = Registry { builtin_docs: BTreeMap::new(), types: BTreeMap::new(), crd_groups: BTreeMap::new() };
+        let mut r = Registry {
+            builtin_docs: BTreeMap::new(),
+            types: BTreeMap::new(),
+            crd_groups: BTreeMap::new(),
+        };
         for (gv, doc) in DISCOVERY {
-            let doc: Value = serde_json::from_str(doc).expect("vendored discovery documents are JSON");
+            let doc: Value =
+                serde_json::from_str(doc).expect("vendored discovery documents are JSON");
             let (group, version) = split_gv(gv);
             let resources = doc["resources"].as_array().cloned().unwrap_or_default();
-            let subs: Vec<&str> = resources.iter().filter_map(|x| x["name"].as_str()).collect();
+            let subs: Vec<&str> = resources
+                .iter()
+                .filter_map(|x| x["name"].as_str())
+                .collect();
             for res in &resources {
                 let name = res["name"].as_str().unwrap_or_default();
                 if name.contains('/') {
@@ -145,7 +185,10 @@ impl Registry {
                     crd_schema: None,
                     printer_columns: Vec::new(),
                 };
-                r.types.entry(gv.to_string()).or_default().insert(name.to_string(), Arc::new(t));
+                r.types
+                    .entry(gv.to_string())
+                    .or_default()
+                    .insert(name.to_string(), Arc::new(t));
             }
             r.builtin_docs.insert(gv.to_string(), doc);
         }
@@ -154,19 +197,31 @@ impl Registry {
 
     /// The type served at group/version/resource.
     pub fn get(&self, group: &str, version: &str, resource: &str) -> Option<Arc<ResourceType>> {
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         self.types.get(&gv)?.get(resource).cloned()
     }
 
     /// Whether the group/version is served at all.
     pub fn serves(&self, group: &str, version: &str) -> bool {
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         self.types.contains_key(&gv)
     }
 
     /// Every type in group (any version) with this kind.
     pub fn by_kind(&self, group: &str, kind: &str) -> Option<Arc<ResourceType>> {
-        self.types.values().flat_map(|m| m.values()).find(|t| t.group == group && t.kind == kind).cloned()
+        self.types
+            .values()
+            .flat_map(|m| m.values())
+            .find(|t| t.group == group && t.kind == kind)
+            .cloned()
     }
 
     /// All types (one entry per group/version/resource).
@@ -177,14 +232,25 @@ impl Registry {
     /// Replaces the custom resource types served for CRD `name` (empty `types` removes them).
     pub fn set_crd(&mut self, name: &str, types: Vec<ResourceType>) {
         for gv_map in self.types.values_mut() {
-            gv_map.retain(|_, t| !(t.crd_schema.is_some() && format!("{}.{}", t.resource, t.group) == name));
+            gv_map.retain(|_, t| {
+                !(t.crd_schema.is_some() && format!("{}.{}", t.resource, t.group) == name)
+            });
         }
-        self.types.retain(|gv, m| !m.is_empty() || self.builtin_docs.contains_key(gv));
+        self.types
+            .retain(|gv, m| !m.is_empty() || self.builtin_docs.contains_key(gv));
         for t in types {
-            self.types.entry(t.api_version()).or_default().insert(t.resource.clone(), Arc::new(t));
+            self.types
+                .entry(t.api_version())
+                .or_default()
+                .insert(t.resource.clone(), Arc::new(t));
         }
         self.crd_groups.clear();
-        for t in self.types.values().flat_map(|m| m.values()).filter(|t| t.crd_schema.is_some()) {
+        for t in self
+            .types
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|t| t.crd_schema.is_some())
+        {
             let vs = self.crd_groups.entry(t.group.clone()).or_default();
             if !vs.contains(&t.version) {
                 vs.push(t.version.clone());
@@ -197,8 +263,10 @@ impl Registry {
         let mut doc: Value = serde_json::from_str(API_GROUPS).expect("vendored apis.json is JSON");
         if let Some(groups) = doc["groups"].as_array_mut() {
             for (g, versions) in &self.crd_groups {
-                let vs: Vec<Value> =
-                    versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+                let vs: Vec<Value> = versions
+                    .iter()
+                    .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                    .collect();
                 groups.push(json!({"name": g, "versions": vs, "preferredVersion": vs[0]}));
             }
         }
@@ -207,7 +275,11 @@ impl Registry {
 
     /// `/api/v1` or `/apis/{group}/{version}`.
     pub fn resource_list(&self, group: &str, version: &str) -> Option<Value> {
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         if let Some(doc) = self.builtin_docs.get(&gv) {
             return Some(doc.clone());
         }
@@ -220,7 +292,9 @@ impl Registry {
                     "namespaced": t.namespaced, "kind": t.kind, "verbs": ["get", "patch", "update"]}));
             }
         }
-        Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+        Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+        )
     }
 }
 
@@ -233,7 +307,13 @@ pub fn split_gv(gv: &str) -> (&str, &str) {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The custom resource types a CRD object declares (served versions only).
@@ -243,14 +323,20 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
     let names = &spec["names"];
     let plural = names["plural"].as_str().unwrap_or_default();
     let kind = names["kind"].as_str().unwrap_or_default();
-    let singular = names["singular"].as_str().map(String::from).unwrap_or_else(|| kind.to_lowercase());
+    let singular = names["singular"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| kind.to_lowercase());
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let mut out = Vec::new();
     for v in spec["versions"].as_array().into_iter().flatten() {
         if v["served"].as_bool() == Some(false) {
             continue;
         }
-        let schema = v.pointer("/schema/openAPIV3Schema").cloned().unwrap_or(json!({}));
+        let schema = v
+            .pointer("/schema/openAPIV3Schema")
+            .cloned()
+            .unwrap_or(json!({}));
         out.push(ResourceType {
             group: group.into(),
             version: v["name"].as_str().unwrap_or_default().into(),
@@ -258,15 +344,27 @@ pub fn crd_types(crd: &Value) -> Vec<ResourceType> {
             kind: kind.into(),
             singular: singular.clone(),
             namespaced,
-            verbs: ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
-                .map(String::from)
-                .to_vec(),
+            verbs: [
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ]
+            .map(String::from)
+            .to_vec(),
             short_names: strings(&names["shortNames"]),
             categories: strings(&names["categories"]),
             has_status: v.pointer("/subresources/status").is_some(),
             has_scale: false,
             crd_schema: Some(Arc::new(schema)),
-            printer_columns: v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default(),
+            printer_columns: v["additionalPrinterColumns"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
         });
     }
     out
@@ -278,7 +376,10 @@ mod tests {
 
     #[test]
     fn storage_version_hash_matches_the_real_server() {
-        assert_eq!(storage_version_hash("conformance.example.org", "v1", "Gizmo"), "t1NYnl+AfnM=");
+        assert_eq!(
+            storage_version_hash("conformance.example.org", "v1", "Gizmo"),
+            "t1NYnl+AfnM="
+        );
     }
 
     #[test]

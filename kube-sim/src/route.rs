@@ -51,7 +51,11 @@ pub fn resolve(reg: &Registry, path: &str) -> Target {
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     match s.as_slice() {
@@ -59,12 +63,18 @@ pub fn resolve(reg: &Registry, path: &str) -> Target {
         ["healthz" | "readyz" | "livez", ..] => Target::Health,
         ["openapi", "v3"] => Target::OpenApiIndex,
         ["openapi", "v3", "api", v] => Target::OpenApiGroupVersion(String::new(), v.to_string()),
-        ["openapi", "v3", "apis", g, v] => Target::OpenApiGroupVersion(g.to_string(), v.to_string()),
+        ["openapi", "v3", "apis", g, v] => {
+            Target::OpenApiGroupVersion(g.to_string(), v.to_string())
+        }
         ["api"] => Target::CoreVersions,
         ["apis"] => Target::Groups,
         ["api", v] => list_or_none(reg, "", v),
         ["apis", g] => {
-            if reg.all().any(|t| t.group == *g) { Target::Group(g.to_string()) } else { Target::NoRoute }
+            if reg.all().any(|t| t.group == *g) {
+                Target::Group(g.to_string())
+            } else {
+                Target::NoRoute
+            }
         }
         ["apis", g, v] => list_or_none(reg, g, v),
         ["api", v, rest @ ..] => resource(reg, "", v, rest),
@@ -74,7 +84,11 @@ pub fn resolve(reg: &Registry, path: &str) -> Target {
 }
 
 fn list_or_none(reg: &Registry, g: &str, v: &str) -> Target {
-    if reg.serves(g, v) { Target::ResourceList(g.to_string(), v.to_string()) } else { Target::NoRoute }
+    if reg.serves(g, v) {
+        Target::ResourceList(g.to_string(), v.to_string())
+    } else {
+        Target::NoRoute
+    }
 }
 
 fn resource(reg: &Registry, g: &str, v: &str, rest: &[&str]) -> Target {
@@ -85,22 +99,26 @@ fn resource(reg: &Registry, g: &str, v: &str, rest: &[&str]) -> Target {
         ["watch", r @ ..] => (true, r),
         r => (false, r),
     };
-    if let ["namespaces", ns, res, tail @ ..] = rest {
-        if let Some(rt) = reg.get(g, v, res).filter(|t| t.namespaced) {
-            if tail.len() > 2 {
-                return Target::NoResource;
-            }
-            return Target::Resource(ResourcePath {
-                rt,
-                namespace: Some(ns.to_string()),
-                name: tail.first().map(|s| s.to_string()),
-                sub: tail.get(1).map(|s| s.to_string()),
-                watch_prefix,
-            });
+    if let ["namespaces", ns, res, tail @ ..] = rest
+        && let Some(rt) = reg.get(g, v, res).filter(|t| t.namespaced)
+    {
+        if tail.len() > 2 {
+            return Target::NoResource;
         }
+        return Target::Resource(ResourcePath {
+            rt,
+            namespace: Some(ns.to_string()),
+            name: tail.first().map(|s| s.to_string()),
+            sub: tail.get(1).map(|s| s.to_string()),
+            watch_prefix,
+        });
     }
-    let [res, tail @ ..] = rest else { return Target::NoResource };
-    let Some(rt) = reg.get(g, v, res) else { return Target::NoResource };
+    let [res, tail @ ..] = rest else {
+        return Target::NoResource;
+    };
+    let Some(rt) = reg.get(g, v, res) else {
+        return Target::NoResource;
+    };
     if tail.len() > 2 || (rt.namespaced && !tail.is_empty()) {
         return Target::NoResource;
     }

@@ -14,7 +14,12 @@ pub fn scale_of(obj: &Value) -> Value {
     let selector = obj
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .unwrap_or_default();
     json!({
         "kind": "Scale",
@@ -29,18 +34,36 @@ pub fn scale_of(obj: &Value) -> Value {
 }
 
 /// GET, PUT or PATCH of `/scale`.
-pub fn handle(core: &Core, rp: &ResourcePath, verb: &str, opts: &WriteOptions, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let get = || crate::read::get(core, &ResourcePath { sub: None, ..rp.clone() }, false);
+pub fn handle(
+    core: &Core,
+    rp: &ResourcePath,
+    verb: &str,
+    opts: &WriteOptions,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let get = || {
+        crate::read::get(
+            core,
+            &ResourcePath {
+                sub: None,
+                ..rp.clone()
+            },
+            false,
+        )
+    };
     let current = scale_of(&get()?);
     let desired = match verb {
         "get" => return Ok(current),
         "update" => write::decode_body(body, content_type.contains("yaml"))?,
         "patch" => {
-            let patch: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+            let patch: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
             let mut s = current.clone();
             match content_type {
                 "application/json-patch+json" => {
-                    let ops: json_patch::Patch = serde_json::from_value(patch).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    let ops: json_patch::Patch = serde_json::from_value(patch)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?;
                     json_patch::patch(&mut s, &ops).map_err(|_| ApiError::unprocessable())?;
                 }
                 _ => json_patch::merge(&mut s, &patch),

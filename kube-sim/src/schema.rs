@@ -119,13 +119,12 @@ fn deduce(v: Option<&Value>) -> Shape {
 
 impl<'a> Node<'a> {
     fn resolved(self) -> Node<'a> {
-        if let Node::Field(f) = self {
-            if let Some(r) = &f.reference {
-                if let Some(t) = builtin().types.get(r) {
-                    // SAFETY of lifetimes: builtin() is 'static, which outlives 'a.
-                    return Node::Type(t);
-                }
-            }
+        if let Node::Field(f) = self
+            && let Some(r) = &f.reference
+            && let Some(t) = builtin().types.get(r)
+        {
+            // SAFETY of lifetimes: builtin() is 'static, which outlives 'a.
+            return Node::Type(t);
         }
         self
     }
@@ -148,7 +147,9 @@ impl<'a> Node<'a> {
                     });
                 }
                 if let Some(m) = &f.map {
-                    return Shape::Object { atomic: m == "atomic" };
+                    return Shape::Object {
+                        atomic: m == "atomic",
+                    };
                 }
                 if f.scalar.is_some() {
                     return Shape::Scalar;
@@ -194,7 +195,10 @@ impl<'a> Node<'a> {
 
     /// True when this is a schema (built-in or a CRD's) that rejects undeclared fields.
     pub fn is_strict(self) -> bool {
-        matches!(self.resolved(), Node::Type(_) | Node::CrdRoot(_) | Node::Crd(_))
+        matches!(
+            self.resolved(),
+            Node::Type(_) | Node::CrdRoot(_) | Node::Crd(_)
+        )
     }
 
     /// True when an object here has a known set of fields or a typed value schema,
@@ -204,7 +208,9 @@ impl<'a> Node<'a> {
             Node::Type(_) | Node::CrdRoot(_) => true,
             Node::Field(f) => f.values.is_some() && f.opaque != Some(true),
             Node::Crd(s) => {
-                s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) != Some(true)
+                s.get("x-kubernetes-preserve-unknown-fields")
+                    .and_then(Value::as_bool)
+                    != Some(true)
                     && (s.get("properties").is_some() || s.get("additionalProperties").is_some())
             }
             Node::Deduced => false,
@@ -217,16 +223,22 @@ fn crd_shape(s: &Value, v: Option<&Value>) -> Shape {
         Some("object") => Shape::Object {
             atomic: s.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"),
         },
-        Some("array") => Shape::List(match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            Some("map") => ListKind::Map(
-                s.get("x-kubernetes-list-map-keys")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|k| k.as_str().map(String::from)).collect())
-                    .unwrap_or_default(),
-            ),
-            Some("set") => ListKind::Set,
-            _ => ListKind::Atomic,
-        }),
+        Some("array") => Shape::List(
+            match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+                Some("map") => ListKind::Map(
+                    s.get("x-kubernetes-list-map-keys")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|k| k.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                ),
+                Some("set") => ListKind::Set,
+                _ => ListKind::Atomic,
+            },
+        ),
         Some(_) => Shape::Scalar,
         None if s.get("x-kubernetes-int-or-string").is_some() => Shape::Scalar,
         None => deduce(v),
@@ -244,9 +256,17 @@ fn crd_child<'a>(s: &'a Value, name: &str) -> Option<Node<'a>> {
         Some(Value::Bool(true)) => return Some(Node::Deduced),
         _ => {}
     }
-    let preserved = s.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true);
-    let structural = s.get("properties").is_some() || s.get("type").and_then(Value::as_str) == Some("object");
-    if preserved || !structural { Some(Node::Deduced) } else { None }
+    let preserved = s
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let structural =
+        s.get("properties").is_some() || s.get("type").and_then(Value::as_str) == Some("object");
+    if preserved || !structural {
+        Some(Node::Deduced)
+    } else {
+        None
+    }
 }
 
 /// Removes fields the schema does not declare, returning their paths as
@@ -262,7 +282,11 @@ fn walk_unknown(v: &mut Value, node: Node, path: &str, out: &mut Vec<String>) {
         Value::Object(m) if node.declares_fields() => {
             let keys: Vec<String> = m.keys().cloned().collect();
             for k in keys {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match node.child(&k) {
                     None => {
                         m.shift_remove(&k);
@@ -299,8 +323,17 @@ mod tests {
             "atomic": {"type": "array", "items": {"type": "string"}}}}}});
         let root = Node::CrdRoot(&s);
         let spec = root.child("spec").expect("spec");
-        assert_eq!(spec.child("items").map(|n| n.shape(None)), Some(Shape::List(ListKind::Map(vec!["name".into()]))));
-        assert_eq!(spec.child("tags").map(|n| n.shape(None)), Some(Shape::List(ListKind::Set)));
-        assert_eq!(spec.child("atomic").map(|n| n.shape(None)), Some(Shape::List(ListKind::Atomic)));
+        assert_eq!(
+            spec.child("items").map(|n| n.shape(None)),
+            Some(Shape::List(ListKind::Map(vec!["name".into()])))
+        );
+        assert_eq!(
+            spec.child("tags").map(|n| n.shape(None)),
+            Some(Shape::List(ListKind::Set))
+        );
+        assert_eq!(
+            spec.child("atomic").map(|n| n.shape(None)),
+            Some(Shape::List(ListKind::Atomic))
+        );
     }
 }

@@ -57,20 +57,43 @@ where
         let core = core.clone();
         async move { respond(core, req).await }
     });
-    if let Err(e) = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(io, svc).await {
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, svc)
+        .await
+    {
         tracing::debug!(error = %e, "connection ended");
     }
 }
 
-async fn respond(core: Arc<Core>, req: hyper::Request<Incoming>) -> Result<hyper::Response<RespBody>, std::io::Error> {
+async fn respond(
+    core: Arc<Core>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<RespBody>, std::io::Error> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).map(String::from);
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
     let request = Request {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(parse_query).unwrap_or_default(),
-        content_type: header("content-type").unwrap_or_default().split(';').next().unwrap_or_default().trim().to_string(),
+        content_type: header("content-type")
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
         accept: header("accept").unwrap_or_default(),
         user_agent: header("user-agent").unwrap_or_default(),
         authorization: header("authorization"),
@@ -78,32 +101,40 @@ async fn respond(core: Arc<Core>, req: hyper::Request<Incoming>) -> Result<hyper
     };
     let resp = api::handle(core, request).await;
     if resp.drop_connection {
-        return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "injected dropped connection"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected dropped connection",
+        ));
     }
     let mut builder = hyper::Response::builder().status(resp.code);
     for (k, v) in &resp.headers {
         builder = builder.header(*k, v);
     }
-    let body: RespBody = match resp.body {
-        Body::Json(v) => {
-            builder = builder.header("content-type", "application/json");
-            Full::new(Bytes::from(serde_json::to_vec(&v).unwrap_or_default())).boxed()
-        }
-        Body::RawJson(b) => {
-            builder = builder.header("content-type", "application/json");
-            Full::new(b).boxed()
-        }
-        Body::Text(t) => {
-            builder = builder.header("content-type", "text/plain; charset=utf-8");
-            Full::new(Bytes::from(t)).boxed()
-        }
-        Body::Stream(rx) => {
-            builder = builder.header("content-type", "application/json").header("transfer-encoding", "chunked");
-            let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+    let body: RespBody =
+        match resp.body {
+            Body::Json(v) => {
+                builder = builder.header("content-type", "application/json");
+                Full::new(Bytes::from(serde_json::to_vec(&v).unwrap_or_default())).boxed()
+            }
+            Body::RawJson(b) => {
+                builder = builder.header("content-type", "application/json");
+                Full::new(b).boxed()
+            }
+            Body::Text(t) => {
+                builder = builder.header("content-type", "text/plain; charset=utf-8");
+                Full::new(Bytes::from(t)).boxed()
+            }
+            Body::Stream(rx) => {
+                builder = builder
+                    .header("content-type", "application/json")
+                    .header("transfer-encoding", "chunked");
+                let stream = futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|b| (b, rx))
+                })
                 .map(|b| Ok::<_, Infallible>(Frame::data(b)));
-            BodyExt::boxed(StreamBody::new(stream))
-        }
-    };
+                BodyExt::boxed(StreamBody::new(stream))
+            }
+        };
     builder.body(body).map_err(std::io::Error::other)
 }
 
@@ -113,7 +144,11 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (dec(k), dec(v))
         })
         .collect()

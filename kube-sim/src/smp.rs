@@ -18,7 +18,11 @@ fn merge_value(target: Option<&Value>, patch: &Value, node: Node) -> Result<Valu
     }
 }
 
-fn merge_map(target: &Map<String, Value>, patch: &Map<String, Value>, node: Node) -> Result<Map<String, Value>, String> {
+fn merge_map(
+    target: &Map<String, Value>,
+    patch: &Map<String, Value>,
+    node: Node,
+) -> Result<Map<String, Value>, String> {
     if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
         let mut p = patch.clone();
         p.remove("$patch");
@@ -41,7 +45,9 @@ fn merge_map(target: &Map<String, Value>, patch: &Map<String, Value>, node: Node
             continue;
         }
         let merged = match (child.shape(Some(pv)), out.get(k), pv) {
-            (Shape::List(kind), Some(Value::Array(t)), Value::Array(p)) => merge_list(t, p, &kind, child.items())?,
+            (Shape::List(kind), Some(Value::Array(t)), Value::Array(p)) => {
+                merge_list(t, p, &kind, child.items())?
+            }
             (Shape::Object { atomic: false }, cur, _) => merge_value(cur, pv, child)?,
             _ => pv.clone(),
         };
@@ -50,10 +56,17 @@ fn merge_map(target: &Map<String, Value>, patch: &Map<String, Value>, node: Node
     Ok(out)
 }
 
-fn merge_list(target: &[Value], patch: &[Value], kind: &ListKind, inode: Node) -> Result<Value, String> {
+fn merge_list(
+    target: &[Value],
+    patch: &[Value],
+    kind: &ListKind,
+    inode: Node,
+) -> Result<Value, String> {
     match kind {
         ListKind::Map(keys) => {
-            let Some(key) = keys.first() else { return Ok(Value::Array(patch.to_vec())) };
+            let Some(key) = keys.first() else {
+                return Ok(Value::Array(patch.to_vec()));
+            };
             let mut out: Vec<Value> = target.to_vec();
             for item in patch {
                 let directive = item.get("$patch").and_then(Value::as_str);

@@ -67,7 +67,10 @@ pub struct Conflict {
 
 /// Reads `metadata.managedFields`.
 pub fn decode_managers(obj: &Value) -> Vec<Manager> {
-    let Some(list) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+    let Some(list) = obj
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     list.iter()
@@ -76,27 +79,43 @@ pub fn decode_managers(obj: &Value) -> Vec<Manager> {
             operation: str_at(e, "operation"),
             api_version: str_at(e, "apiVersion"),
             time: e.get("time").and_then(Value::as_str).map(String::from),
-            subresource: e.get("subresource").and_then(Value::as_str).map(String::from),
-            fields: e.get("fieldsV1").map(FieldSet::from_fields_v1).unwrap_or_default(),
+            subresource: e
+                .get("subresource")
+                .and_then(Value::as_str)
+                .map(String::from),
+            fields: e
+                .get("fieldsV1")
+                .map(FieldSet::from_fields_v1)
+                .unwrap_or_default(),
         })
         .collect()
 }
 
 fn str_at(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Writes `managedFields` in kube-apiserver's order (operation, time, manager, version).
 pub fn encode_managers(managers: &[Manager]) -> Value {
     let mut sorted: Vec<&Manager> = managers.iter().filter(|m| !m.fields.is_empty()).collect();
     sorted.sort_by(|a, b| {
-        (&a.operation, &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
-            &b.operation,
-            &b.time,
-            &b.manager,
-            &b.api_version,
-            &b.subresource,
-        ))
+        (
+            &a.operation,
+            &a.time,
+            &a.manager,
+            &a.api_version,
+            &a.subresource,
+        )
+            .cmp(&(
+                &b.operation,
+                &b.time,
+                &b.manager,
+                &b.api_version,
+                &b.subresource,
+            ))
     });
     Value::Array(
         sorted
@@ -171,7 +190,12 @@ pub fn to_field_set(v: &Value, node: Node) -> Result<FieldSet, String> {
     Ok(set)
 }
 
-fn walk_set(v: &Value, node: Node, path: &mut Vec<String>, set: &mut FieldSet) -> Result<(), String> {
+fn walk_set(
+    v: &Value,
+    node: Node,
+    path: &mut Vec<String>,
+    set: &mut FieldSet,
+) -> Result<(), String> {
     match (node.shape(Some(v)), v) {
         (Shape::Object { atomic: false }, Value::Object(m)) => {
             if m.is_empty() && !path.is_empty() {
@@ -192,7 +216,9 @@ fn walk_set(v: &Value, node: Node, path: &mut Vec<String>, set: &mut FieldSet) -
         (Shape::List(kind @ (ListKind::Map(_) | ListKind::Set)), Value::Array(items)) => {
             let inode = node.items();
             for item in items {
-                let Some(k) = item_key(item, &kind) else { continue };
+                let Some(k) = item_key(item, &kind) else {
+                    continue;
+                };
                 path.push(k);
                 set.insert(path);
                 if kind != ListKind::Set {
@@ -238,7 +264,13 @@ fn leaf(lhs: Option<&Value>, rhs: Option<&Value>, path: &[String], c: &mut Compa
     }
 }
 
-fn walk_compare(lhs: Option<&Value>, rhs: Option<&Value>, node: Node, path: &mut Vec<String>, c: &mut Comparison) {
+fn walk_compare(
+    lhs: Option<&Value>,
+    rhs: Option<&Value>,
+    node: Node,
+    path: &mut Vec<String>,
+    c: &mut Comparison,
+) {
     if lhs.is_none() && rhs.is_none() {
         return;
     }
@@ -306,7 +338,11 @@ fn walk_compare(lhs: Option<&Value>, rhs: Option<&Value>, node: Node, path: &mut
 
 fn index_items<'v>(v: Option<&'v Value>, kind: &ListKind) -> Vec<(String, &'v Value)> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|i| item_key(i, kind).map(|k| (k, i))).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| item_key(i, kind).map(|k| (k, i)))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -324,9 +360,11 @@ pub fn merge(lhs: &Value, rhs: &Value, node: Node) -> Value {
             }
             Value::Object(out)
         }
-        (Shape::List(kind @ (ListKind::Map(_) | ListKind::Set)), Value::Array(_), Value::Array(_)) => {
-            Value::Array(merge_list(lhs, rhs, &kind, node.items()))
-        }
+        (
+            Shape::List(kind @ (ListKind::Map(_) | ListKind::Set)),
+            Value::Array(_),
+            Value::Array(_),
+        ) => Value::Array(merge_list(lhs, rhs, &kind, node.items())),
         _ => rhs.clone(),
     }
 }
@@ -339,8 +377,11 @@ fn merge_list(lhs: &Value, rhs: &Value, kind: &ListKind, inode: Node) -> Vec<Val
     let r = index_items(Some(rhs), kind);
     let in_l = |k: &str| l.iter().find(|(lk, _)| lk == k).map(|(_, v)| *v);
     let in_r = |k: &str| r.iter().any(|(rk, _)| rk == k);
-    let mut shared: std::collections::VecDeque<&String> =
-        r.iter().map(|(k, _)| k).filter(|k| in_l(k).is_some()).collect();
+    let mut shared: std::collections::VecDeque<&String> = r
+        .iter()
+        .map(|(k, _)| k)
+        .filter(|k| in_l(k).is_some())
+        .collect();
     let mut next_shared = shared.pop_front();
     let mut done: Vec<&str> = Vec::new();
     let mut out = Vec::new();
@@ -396,7 +437,9 @@ pub fn prune(v: &mut Value, last: &FieldSet, managed: &FieldSet, node: Node) {
     match (node.shape(Some(v)), v) {
         (Shape::Object { atomic: false }, Value::Object(m)) => {
             for (elem, lchild) in &last.children {
-                let Some(name) = elem.strip_prefix("f:") else { continue };
+                let Some(name) = elem.strip_prefix("f:") else {
+                    continue;
+                };
                 if !m.contains_key(name) {
                     continue;
                 }
@@ -416,8 +459,12 @@ pub fn prune(v: &mut Value, last: &FieldSet, managed: &FieldSet, node: Node) {
         (Shape::List(kind @ (ListKind::Map(_) | ListKind::Set)), Value::Array(items)) => {
             let inode = node.items();
             items.retain_mut(|item| {
-                let Some(k) = item_key(item, &kind) else { return true };
-                let Some(lchild) = last.child(&k) else { return true };
+                let Some(k) = item_key(item, &kind) else {
+                    return true;
+                };
+                let Some(lchild) = last.child(&k) else {
+                    return true;
+                };
                 match managed.child(&k) {
                     None => false,
                     Some(mchild) => {
@@ -444,7 +491,7 @@ fn settle(
     old: Option<&Value>,
     new: &Value,
     node: Node,
-    managers: &mut Vec<Manager>,
+    managers: &mut [Manager],
     me: usize,
     force: bool,
     ignored: &FieldSet,
@@ -461,7 +508,10 @@ fn settle(
             continue;
         }
         for p in m.fields.intersection(&changed).members() {
-            conflicts.push(Conflict { manager: m.printed(), path: fieldpath::display_path(&p) });
+            conflicts.push(Conflict {
+                manager: m.printed(),
+                path: fieldpath::display_path(&p),
+            });
         }
     }
     if !force && !conflicts.is_empty() {
@@ -475,8 +525,17 @@ fn settle(
     Ok(cmp)
 }
 
-fn find_or_add(managers: &mut Vec<Manager>, name: &str, op: &str, api_version: &str, sub: Option<&str>) -> usize {
-    if let Some(i) = managers.iter().position(|m| m.same_identity(name, op, api_version, sub)) {
+fn find_or_add(
+    managers: &mut Vec<Manager>,
+    name: &str,
+    op: &str,
+    api_version: &str,
+    sub: Option<&str>,
+) -> usize {
+    if let Some(i) = managers
+        .iter()
+        .position(|m| m.same_identity(name, op, api_version, sub))
+    {
         managers[i].api_version = api_version.to_string();
         return i;
     }
@@ -519,12 +578,26 @@ pub struct Applied {
 ///
 /// # Errors
 /// The conflicts, when another manager owns a field the apply changes and `force` is false.
-pub fn apply(live: &Value, mut managers: Vec<Manager>, config: &Value, t: &Target, force: bool) -> Result<Applied, Vec<Conflict>> {
+pub fn apply(
+    live: &Value,
+    mut managers: Vec<Manager>,
+    config: &Value,
+    t: &Target,
+    force: bool,
+) -> Result<Applied, Vec<Conflict>> {
     let mut ignored = stripped_fields();
     ignored.union_with(t.ignored);
-    let set = to_field_set(config, t.node).unwrap_or_default().difference(&ignored);
+    let set = to_field_set(config, t.node)
+        .unwrap_or_default()
+        .difference(&ignored);
     let mut merged = merge(live, config, t.node);
-    let me = find_or_add(&mut managers, t.manager, "Apply", &t.api_version, t.subresource);
+    let me = find_or_add(
+        &mut managers,
+        t.manager,
+        "Apply",
+        &t.api_version,
+        t.subresource,
+    );
     let last = managers[me].fields.difference(&ignored);
     managers[me].fields = set;
     let mut all = FieldSet::new();
@@ -532,16 +605,32 @@ pub fn apply(live: &Value, mut managers: Vec<Manager>, config: &Value, t: &Targe
         all.union_with(&m.fields);
     }
     prune(&mut merged, &last, &all, t.node);
-    settle(Some(live), &merged, t.node, &mut managers, me, force, &ignored)?;
+    settle(
+        Some(live),
+        &merged,
+        t.node,
+        &mut managers,
+        me,
+        force,
+        &ignored,
+    )?;
     if merged != *live {
         managers[me].time = Some(t.now.to_string());
     }
     managers.retain(|m| !m.fields.is_empty());
-    Ok(Applied { object: merged, managers })
+    Ok(Applied {
+        object: merged,
+        managers,
+    })
 }
 
 /// Records an update (create, PUT, merge/JSON/strategic patch) from `old` to `new` for `t.manager`.
-pub fn update(old: Option<&Value>, new: &Value, mut managers: Vec<Manager>, t: &Target) -> Vec<Manager> {
+pub fn update(
+    old: Option<&Value>,
+    new: &Value,
+    mut managers: Vec<Manager>,
+    t: &Target,
+) -> Vec<Manager> {
     let mut ignored = stripped_fields();
     ignored.union_with(t.ignored);
     let placeholder = managers.len();
@@ -553,7 +642,13 @@ pub fn update(old: Option<&Value>, new: &Value, mut managers: Vec<Manager>, t: &
     mine.union_with(&cmp.added);
     let mine = mine.difference(&ignored);
     if !mine.is_empty() {
-        let i = find_or_add(&mut managers, t.manager, "Update", &t.api_version, t.subresource);
+        let i = find_or_add(
+            &mut managers,
+            t.manager,
+            "Update",
+            &t.api_version,
+            t.subresource,
+        );
         managers[i].fields.union_with(&mine);
         managers[i].time = Some(t.now.to_string());
     }
@@ -564,7 +659,10 @@ pub fn update(old: Option<&Value>, new: &Value, mut managers: Vec<Manager>, t: &
 /// The 409 message kube-apiserver writes for apply conflicts.
 pub fn conflict_message(conflicts: &[Conflict]) -> String {
     if let [c] = conflicts {
-        return format!("Apply failed with 1 conflict: conflict with {}: {}", c.manager, c.path);
+        return format!(
+            "Apply failed with 1 conflict: conflict with {}: {}",
+            c.manager, c.path
+        );
     }
     let mut managers: Vec<&String> = conflicts.iter().map(|c| &c.manager).collect();
     managers.sort();
@@ -576,7 +674,11 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
             lines.push(format!("- {}", c.path));
         }
     }
-    format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -585,32 +687,75 @@ mod tests {
     use serde_json::json;
 
     fn target<'a>(manager: &'a str, ignored: &'a FieldSet) -> Target<'a> {
-        Target { node: Node::Deduced, manager, api_version: "v1".into(), subresource: None, ignored, now: "t" }
+        Target {
+            node: Node::Deduced,
+            manager,
+            api_version: "v1".into(),
+            subresource: None,
+            ignored,
+            now: "t",
+        }
     }
 
     #[test]
     fn apply_removes_what_the_manager_stopped_applying() {
         let none = FieldSet::new();
         let live = json!({"data": {}});
-        let a = apply(&live, vec![], &json!({"data": {"a": "1", "b": "2"}}), &target("alpha", &none), false)
-            .expect("no conflict");
-        let b = apply(&a.object, a.managers, &json!({"data": {"a": "1"}}), &target("alpha", &none), false)
-            .expect("no conflict");
+        let a = apply(
+            &live,
+            vec![],
+            &json!({"data": {"a": "1", "b": "2"}}),
+            &target("alpha", &none),
+            false,
+        )
+        .expect("no conflict");
+        let b = apply(
+            &a.object,
+            a.managers,
+            &json!({"data": {"a": "1"}}),
+            &target("alpha", &none),
+            false,
+        )
+        .expect("no conflict");
         assert_eq!(b.object, json!({"data": {"a": "1"}}));
     }
 
     #[test]
     fn a_different_value_conflicts_and_an_equal_one_is_shared() {
         let none = FieldSet::new();
-        let a = apply(&json!({}), vec![], &json!({"data": {"a": "1"}}), &target("alpha", &none), false)
-            .expect("no conflict");
-        let err = apply(&a.object, a.managers.clone(), &json!({"data": {"a": "9"}}), &target("beta", &none), false)
-            .err()
-            .expect("conflict");
-        assert_eq!(conflict_message(&err), "Apply failed with 1 conflict: conflict with \"alpha\": .data.a");
-        let shared = apply(&a.object, a.managers, &json!({"data": {"a": "1"}}), &target("beta", &none), false)
-            .expect("shared");
+        let a = apply(
+            &json!({}),
+            vec![],
+            &json!({"data": {"a": "1"}}),
+            &target("alpha", &none),
+            false,
+        )
+        .expect("no conflict");
+        let err = apply(
+            &a.object,
+            a.managers.clone(),
+            &json!({"data": {"a": "9"}}),
+            &target("beta", &none),
+            false,
+        )
+        .err()
+        .expect("conflict");
+        assert_eq!(
+            conflict_message(&err),
+            "Apply failed with 1 conflict: conflict with \"alpha\": .data.a"
+        );
+        let shared = apply(
+            &a.object,
+            a.managers,
+            &json!({"data": {"a": "1"}}),
+            &target("beta", &none),
+            false,
+        )
+        .expect("shared");
         assert_eq!(shared.managers.len(), 2);
-        assert_eq!(shared.managers[1].time, None, "no change, so no time for the new manager");
+        assert_eq!(
+            shared.managers[1].time, None,
+            "no change, so no time for the new manager"
+        );
     }
 }

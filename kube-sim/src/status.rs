@@ -13,14 +13,36 @@ pub struct ApiError {
     /// Human-readable message.
     pub message: String,
     /// `details`, when the real server sends them.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// Extra response headers (Retry-After).
     pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
-    fn new(code: u16, reason: &'static str, message: impl Into<String>, details: Option<Value>) -> Self {
-        ApiError { code, reason, message: message.into(), details, headers: Vec::new() }
+    fn new(
+        code: u16,
+        reason: &'static str,
+        message: impl Into<String>,
+        details: Option<Value>,
+    ) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: details.map(Box::new),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 422 Invalid for request options (`PatchOptions.meta.k8s.io "" is invalid: ...`).
+    pub fn invalid_options(kind: &str, field: &str, message: &str, reason: &'static str) -> Self {
+        let details = json!({"group": "meta.k8s.io", "kind": kind, "causes": [{"reason": reason, "message": message, "field": field}]});
+        Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {field}: {message}"),
+            Some(details),
+        )
     }
 
     /// 400 BadRequest, without details.
@@ -30,24 +52,45 @@ impl ApiError {
 
     /// 404 for an object that does not exist.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}.{group}")
+        };
         let mut d = Map::new();
         d.insert("name".into(), name.into());
         if !group.is_empty() {
             d.insert("group".into(), group.into());
         }
         d.insert("kind".into(), resource.into());
-        Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"), Some(Value::Object(d)))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{qualified} \"{name}\" not found"),
+            Some(Value::Object(d)),
+        )
     }
 
     /// 404 for a path that names no served resource.
     pub fn no_resource() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource", Some(json!({})))
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+            Some(json!({})),
+        )
     }
 
     /// 405 for a verb the resource does not support.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method} {path})"), Some(json!({})))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "the server does not allow this method on the requested resource ({method} {path})"
+            ),
+            Some(json!({})),
+        )
     }
 
     /// 409 AlreadyExists.
@@ -62,7 +105,11 @@ impl ApiError {
     /// 409 Conflict on a stale resourceVersion.
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
         let mut e = Self::not_found(group, resource, name);
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}.{group}")
+        };
         e.code = 409;
         e.reason = "Conflict";
         e.message = format!("Operation cannot be fulfilled on {qualified} \"{name}\": {why}");
@@ -90,7 +137,12 @@ impl ApiError {
 
     /// 422 with the generic message kube uses for a failed JSON patch.
     pub fn unprocessable() -> Self {
-        Self::new(422, "Invalid", "the server rejected our request due to an error in our request", Some(json!({})))
+        Self::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+            Some(json!({})),
+        )
     }
 
     /// 409 for server-side apply conflicts.
@@ -99,7 +151,12 @@ impl ApiError {
             .iter()
             .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", c.manager), "field": c.path}))
             .collect();
-        Self::new(409, "Conflict", crate::ssa::conflict_message(conflicts), Some(json!({"causes": causes})))
+        Self::new(
+            409,
+            "Conflict",
+            crate::ssa::conflict_message(conflicts),
+            Some(json!({"causes": causes})),
+        )
     }
 
     /// 500 without a reason.
@@ -124,15 +181,31 @@ impl ApiError {
 
     /// 415 for an unsupported content type.
     pub fn unsupported_media_type(ct: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"), Some(json!({})))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"
+            ),
+            Some(json!({})),
+        )
     }
 
     /// An injected failure (429/5xx) with the reason kube would give.
     pub fn injected(code: u16) -> Self {
         let (reason, msg): (&'static str, &str) = match code {
-            429 => ("TooManyRequests", "Too many requests, please try again later."),
-            503 => ("ServiceUnavailable", "The server is currently unable to handle the request"),
-            504 => ("Timeout", "The server was unable to return a response in the time allotted, but may still be processing the request"),
+            429 => (
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            ),
+            503 => (
+                "ServiceUnavailable",
+                "The server is currently unable to handle the request",
+            ),
+            504 => (
+                "Timeout",
+                "The server was unable to return a response in the time allotted, but may still be processing the request",
+            ),
             _ => ("InternalError", "Internal error occurred: injected fault"),
         };
         let mut e = Self::new(code, reason, msg, Some(json!({"retryAfterSeconds": 1})));
@@ -154,7 +227,7 @@ impl ApiError {
             m.insert("reason".into(), self.reason.into());
         }
         if let Some(d) = &self.details {
-            m.insert("details".into(), d.clone());
+            m.insert("details".into(), (**d).clone());
         }
         m.insert("code".into(), self.code.into());
         Value::Object(m)

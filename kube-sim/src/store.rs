@@ -91,8 +91,22 @@ impl State {
         self.record(key.clone(), Arc::new(obj), prev, rv, EventType::Deleted);
     }
 
-    fn record(&mut self, key: Key, object: Arc<Value>, prev: Option<Arc<Value>>, rv: u64, kind: EventType) {
-        self.events.push_back(Event { rv, resource: key.0, namespace: key.1, kind, object, prev });
+    fn record(
+        &mut self,
+        key: Key,
+        object: Arc<Value>,
+        prev: Option<Arc<Value>>,
+        rv: u64,
+        kind: EventType,
+    ) {
+        self.events.push_back(Event {
+            rv,
+            resource: key.0,
+            namespace: key.1,
+            kind,
+            object,
+            prev,
+        });
         while self.events.len() > HISTORY {
             if let Some(e) = self.events.pop_front() {
                 self.compacted = e.rv;
@@ -112,8 +126,16 @@ impl State {
     }
 
     /// All objects of a resource, optionally in one namespace, in key order.
-    pub fn list<'a>(&'a self, resource: &'a str, namespace: Option<&'a str>) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
-        let start = (resource.to_string(), namespace.unwrap_or_default().to_string(), String::new());
+    pub fn list<'a>(
+        &'a self,
+        resource: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a Key, &'a Arc<Value>)> + 'a {
+        let start = (
+            resource.to_string(),
+            namespace.unwrap_or_default().to_string(),
+            String::new(),
+        );
         self.objects
             .range(start..)
             .take_while(move |(k, _)| k.0 == resource && namespace.is_none_or(|ns| k.1 == ns))
@@ -139,7 +161,11 @@ struct WithoutType<'a>(&'a Map<String, Value>);
 impl Serialize for WithoutType<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        for (k, v) in self.0.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind") {
+        for (k, v) in self
+            .0
+            .iter()
+            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+        {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -170,7 +196,10 @@ impl Default for Store {
 impl Store {
     /// An empty store.
     pub fn new() -> Self {
-        Store { state: Mutex::new(State::default()), notify: watch::channel(0).0 }
+        Store {
+            state: Mutex::new(State::default()),
+            notify: watch::channel(0).0,
+        }
     }
 
     /// Locks the state; call [`Store::notify`] after changing it.

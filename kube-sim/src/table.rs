@@ -11,16 +11,34 @@ fn int(v: &Value, ptr: &str) -> i64 {
 }
 
 fn text(v: &Value, ptr: &str, default: &str) -> Value {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or(default).into()
+    v.pointer(ptr)
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .into()
 }
 
 fn ready_of(v: &Value) -> Value {
-    format!("{}/{}", int(v, "/status/readyReplicas"), v.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)).into()
+    format!(
+        "{}/{}",
+        int(v, "/status/readyReplicas"),
+        v.pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1)
+    )
+    .into()
 }
 
 fn job_status(v: &Value) -> Value {
-    let conds = v.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-    let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+    let conds = v
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let has = |t: &str| {
+        conds
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
     if has("Complete") {
         "Complete".into()
     } else if has("Failed") {
@@ -33,7 +51,11 @@ fn job_status(v: &Value) -> Value {
 }
 
 fn ports(v: &Value) -> Value {
-    let ports = v.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = v
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if ports.is_empty() {
         return "<none>".into();
     }
@@ -54,41 +76,73 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, Cell)> {
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("apps", "Deployment") => vec![
             ("Ready", "string", ready_of),
-            ("Up-to-date", "integer", |v| int(v, "/status/updatedReplicas").into()),
-            ("Available", "integer", |v| int(v, "/status/availableReplicas").into()),
+            ("Up-to-date", "integer", |v| {
+                int(v, "/status/updatedReplicas").into()
+            }),
+            ("Available", "integer", |v| {
+                int(v, "/status/availableReplicas").into()
+            }),
         ],
         ("apps", "StatefulSet") => vec![("Ready", "string", ready_of)],
         ("apps", "ReplicaSet") => vec![
-            ("Desired", "integer", |v| v.pointer("/spec/replicas").cloned().unwrap_or(json!(1))),
+            ("Desired", "integer", |v| {
+                v.pointer("/spec/replicas").cloned().unwrap_or(json!(1))
+            }),
             ("Current", "integer", |v| int(v, "/status/replicas").into()),
-            ("Ready", "integer", |v| int(v, "/status/readyReplicas").into()),
+            ("Ready", "integer", |v| {
+                int(v, "/status/readyReplicas").into()
+            }),
         ],
         ("apps", "DaemonSet") => vec![
-            ("Desired", "integer", |v| int(v, "/status/desiredNumberScheduled").into()),
-            ("Current", "integer", |v| int(v, "/status/currentNumberScheduled").into()),
+            ("Desired", "integer", |v| {
+                int(v, "/status/desiredNumberScheduled").into()
+            }),
+            ("Current", "integer", |v| {
+                int(v, "/status/currentNumberScheduled").into()
+            }),
             ("Ready", "integer", |v| int(v, "/status/numberReady").into()),
-            ("Up-to-date", "integer", |v| int(v, "/status/updatedNumberScheduled").into()),
-            ("Available", "integer", |v| int(v, "/status/numberAvailable").into()),
+            ("Up-to-date", "integer", |v| {
+                int(v, "/status/updatedNumberScheduled").into()
+            }),
+            ("Available", "integer", |v| {
+                int(v, "/status/numberAvailable").into()
+            }),
         ],
         ("batch", "Job") => vec![
             ("Status", "string", job_status),
             ("Completions", "string", |v| {
-                format!("{}/{}", int(v, "/status/succeeded"), v.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1)).into()
+                format!(
+                    "{}/{}",
+                    int(v, "/status/succeeded"),
+                    v.pointer("/spec/completions")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )
+                .into()
             }),
         ],
         ("", "Service") => vec![
             ("Type", "string", |v| text(v, "/spec/type", "ClusterIP")),
-            ("Cluster-IP", "string", |v| text(v, "/spec/clusterIP", "<none>")),
+            ("Cluster-IP", "string", |v| {
+                text(v, "/spec/clusterIP", "<none>")
+            }),
             ("External-IP", "string", |_| "<none>".into()),
             ("Port(s)", "string", ports),
         ],
         ("", "PersistentVolumeClaim") => vec![
             ("Status", "string", |v| text(v, "/status/phase", "Pending")),
-            ("Capacity", "string", |v| text(v, "/status/capacity/storage", "")),
-            ("StorageClass", "string", |v| text(v, "/spec/storageClassName", "<unset>")),
+            ("Capacity", "string", |v| {
+                text(v, "/status/capacity/storage", "")
+            }),
+            ("StorageClass", "string", |v| {
+                text(v, "/spec/storageClassName", "<unset>")
+            }),
         ],
         ("", "ConfigMap") => vec![("Data", "integer", data_count)],
-        ("", "Secret") => vec![("Type", "string", |v| text(v, "/type", "Opaque")), ("Data", "integer", data_count)],
+        ("", "Secret") => vec![
+            ("Type", "string", |v| text(v, "/type", "Opaque")),
+            ("Data", "integer", data_count),
+        ],
         ("", "Namespace") => vec![("Status", "string", |v| text(v, "/status/phase", "Active"))],
         ("", "Pod") => vec![("Status", "string", |v| text(v, "/status/phase", "Pending"))],
         _ => Vec::new(),
@@ -104,14 +158,23 @@ pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
         .filter_map(|c| {
             Some((
                 c.get("name")?.as_str()?.to_string(),
-                c.get("type").and_then(Value::as_str).unwrap_or("string").to_string(),
+                c.get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("string")
+                    .to_string(),
                 c.get("jsonPath")?.as_str()?.to_string(),
             ))
         })
         .collect();
-    let mut defs = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0})];
-    defs.extend(fixed.iter().map(|(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0})));
-    defs.extend(printer.iter().map(|(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0})));
+    let mut defs = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
+    defs.extend(fixed.iter().map(
+        |(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0}),
+    ));
+    defs.extend(printer.iter().map(
+        |(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0}),
+    ));
     defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
     let rows: Vec<Value> = objs
         .iter()
@@ -135,7 +198,9 @@ pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
 
 /// How kubectl shows an age: `42s`, `5m`, `3h`, `2d`.
 fn age(ts: Option<&str>) -> String {
-    let Some(t) = ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else { return "<unknown>".into() };
+    let Some(t) = ts.and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        return "<unknown>".into();
+    };
     let secs = (jiff::Timestamp::now().as_second() - t.as_second()).max(0);
     match secs {
         s if s < 120 => format!("{s}s"),

@@ -34,14 +34,21 @@ pub fn generate() -> Result<Tls, TlsError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "kube-sim-ca");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-sim-ca");
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca_params, ca_key);
 
     let key = KeyPair::generate()?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string()])?;
-    params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string()])?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
     let cert = params.signed_by(&key, &issuer)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -53,7 +60,10 @@ pub fn generate() -> Result<Tls, TlsError> {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Tls { ca_pem: ca_cert.pem(), config: Arc::new(config) })
+    Ok(Tls {
+        ca_pem: ca_cert.pem(),
+        config: Arc::new(config),
+    })
 }
 
 /// A random bearer token.

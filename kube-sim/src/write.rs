@@ -29,7 +29,9 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     fn manager(&self) -> &str {
-        self.field_manager.as_deref().unwrap_or(&self.user_agent_manager)
+        self.field_manager
+            .as_deref()
+            .unwrap_or(&self.user_agent_manager)
     }
 }
 
@@ -47,9 +49,13 @@ pub fn node_for(rt: &ResourceType) -> Node<'_> {
 /// Parses a JSON or YAML body into an object.
 pub fn decode_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
     if yaml {
-        let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-        return crate::yaml::to_json(text)
-            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: error converting YAML to JSON: {e}")));
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+        return crate::yaml::to_json(text).map_err(|e| {
+            ApiError::bad_request(format!(
+                "error decoding YAML: error converting YAML to JSON: {e}"
+            ))
+        });
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
@@ -57,30 +63,53 @@ pub fn decode_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
 }
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
-    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("metadata was just made an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata was just made an object")
 }
 
 fn key_of(rt: &ResourceType, ns: &str, name: &str) -> Key {
-    (rt.store_key(), if rt.namespaced { ns.to_string() } else { String::new() }, name.to_string())
+    (
+        rt.store_key(),
+        if rt.namespaced {
+            ns.to_string()
+        } else {
+            String::new()
+        },
+        name.to_string(),
+    )
 }
 
 /// Fills an omitted kind/apiVersion from the URL, as kube's decoder does for
 /// create and update, then checks that the body fits the URL.
 fn fill_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     if !obj.is_object() {
-        return Err(ApiError::bad_request(format!("couldn't get version/kind; json parse error: expected an object, got {obj}")));
+        return Err(ApiError::bad_request(format!(
+            "couldn't get version/kind; json parse error: expected an object, got {obj}"
+        )));
     }
-    if obj.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         obj["kind"] = rt.kind.clone().into();
     }
-    if obj.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         obj["apiVersion"] = rt.api_version().into();
     }
     check_type(rt, obj)
@@ -89,9 +118,14 @@ fn fill_type(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
 /// Checks that the body's kind/apiVersion fit the URL.
 fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if kind.is_empty() {
-        return Err(ApiError::bad_request(format!("Object 'Kind' is missing in '{obj}'")));
+        return Err(ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{obj}'"
+        )));
     }
     if kind != rt.kind || (!api_version.is_empty() && api_version != rt.api_version()) {
         return Err(ApiError::bad_request(format!(
@@ -110,8 +144,13 @@ fn check_namespace(state: &State, rt: &ResourceType, ns: &str, name: &str) -> Re
     match state.get(&key) {
         None => Err(ApiError::not_found("", "namespaces", ns)),
         Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(
-            format!("{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", rt.qualified()),
-            Some(json!({"kind": rt.resource, "group": rt.group, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]})),
+            format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                rt.qualified()
+            ),
+            Some(
+                json!({"kind": rt.resource, "group": rt.group, "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+            ),
         )),
         Some(_) => Ok(()),
     }
@@ -151,7 +190,12 @@ impl<'a> Write<'a> {
         self.rp.namespace.as_deref().unwrap_or_default()
     }
 
-    fn target<'t>(&'t self, manager: &'t str, now: &'t str, ignored: &'t crate::fieldpath::FieldSet) -> ssa::Target<'t> {
+    fn target<'t>(
+        &'t self,
+        manager: &'t str,
+        now: &'t str,
+        ignored: &'t crate::fieldpath::FieldSet,
+    ) -> ssa::Target<'t> {
         ssa::Target {
             node: node_for(self.rt),
             manager,
@@ -192,19 +236,35 @@ impl<'a> Write<'a> {
         if unknown.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect();
         match self.opts.field_validation.as_deref() {
-            Some("Strict") => Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", ")))),
+            Some("Strict") => Err(ApiError::bad_request(format!(
+                "strict decoding error: {}",
+                list.join(", ")
+            ))),
             Some("Ignore") => Ok(()),
             _ => {
-                self.opts.warnings.lock().unwrap_or_else(|p| p.into_inner()).extend(list);
+                self.opts
+                    .warnings
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(list);
                 Ok(())
             }
         }
     }
 
     /// Turns a candidate object into what is stored, and stores it.
-    fn finish(&self, state: &mut State, old: Option<&Value>, mut new: Value, owners: Owners) -> Outcome {
+    fn finish(
+        &self,
+        state: &mut State,
+        old: Option<&Value>,
+        mut new: Value,
+        owners: Owners,
+    ) -> Outcome {
         let rt = self.rt;
         let sub = self.rp.sub.as_deref();
         let now = now();
@@ -226,7 +286,15 @@ impl<'a> Write<'a> {
                     }
                 }
             }
-            let keep = ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace"];
+            let keep = [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "name",
+                "namespace",
+            ];
             let old_meta = old.get("metadata").cloned().unwrap_or(json!({}));
             let m = meta_mut(&mut new);
             for k in keep {
@@ -264,7 +332,13 @@ impl<'a> Write<'a> {
             }
             if rt.crd_schema.is_none() {
                 let core = self.core;
-                crate::defaults::prepare_for_create(&rt.group, &rt.kind, &mut new, &uid, &mut || core.next_cluster_ip());
+                crate::defaults::prepare_for_create(
+                    &rt.group,
+                    &rt.kind,
+                    &mut new,
+                    &uid,
+                    &mut || core.next_cluster_ip(),
+                );
             }
         }
         let name = meta_str(&new, "name").unwrap_or_default().to_string();
@@ -275,11 +349,15 @@ impl<'a> Write<'a> {
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
         }
-        if let Some(old) = old {
-            if rt.tracks_generation() && spec_changed(old, &new, rt.crd_schema.is_none() || rt.has_status) {
-                let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
-                meta_mut(&mut new).insert("generation".into(), (g + 1).into());
-            }
+        if let Some(old) = old
+            && rt.tracks_generation()
+            && spec_changed(old, &new, rt.crd_schema.is_none() || rt.has_status)
+        {
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            meta_mut(&mut new).insert("generation".into(), (g + 1).into());
         }
         if !managers.is_empty() {
             meta_mut(&mut new).insert("managedFields".into(), ssa::encode_managers(&managers));
@@ -295,7 +373,10 @@ impl<'a> Write<'a> {
         }
         let key = key_of(rt, self.ns(), &name);
         let finalized = old.is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some())
-            && new.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty());
         if self.opts.dry_run {
             if let Some(rv) = old.and_then(|o| o.pointer("/metadata/resourceVersion")) {
                 meta_mut(&mut new).insert("resourceVersion".into(), rv.clone());
@@ -313,7 +394,11 @@ impl<'a> Write<'a> {
             return Ok((200, new));
         }
         meta_mut(&mut new).insert("resourceVersion".into(), rv.to_string().into());
-        let kind = if creating { EventType::Added } else { EventType::Modified };
+        let kind = if creating {
+            EventType::Added
+        } else {
+            EventType::Modified
+        };
         let stored = state.put(key, new, rv, kind);
         Ok((if creating { 201 } else { 200 }, (*stored).clone()))
     }
@@ -348,16 +433,19 @@ pub fn create(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Valu
     let rt = &rp.rt;
     fill_type(rt, &mut obj)?;
     let ns = rp.namespace.clone().unwrap_or_default();
-    if let Some(body_ns) = meta_str(&obj, "namespace") {
-        if rt.namespaced && body_ns != ns {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
-        }
+    if let Some(body_ns) = meta_str(&obj, "namespace")
+        && rt.namespaced
+        && body_ns != ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
-    if meta_str(&obj, "name").is_none() {
-        if let Some(prefix) = meta_str(&obj, "generateName") {
-            let name = crate::names::generate_name(prefix);
-            meta_mut(&mut obj).insert("name".into(), name.into());
-        }
+    if meta_str(&obj, "name").is_none()
+        && let Some(prefix) = meta_str(&obj, "generateName")
+    {
+        let name = crate::names::generate_name(prefix);
+        meta_mut(&mut obj).insert("name".into(), name.into());
     }
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let causes = crate::names::validate_object_name(&rt.group, &rt.kind, &name);
@@ -380,7 +468,11 @@ fn current(state: &State, rp: &ResourcePath) -> Result<Value, ApiError> {
     let rt = &rp.rt;
     let name = rp.name.as_deref().unwrap_or_default();
     state
-        .get(&key_of(rt, rp.namespace.as_deref().unwrap_or_default(), name))
+        .get(&key_of(
+            rt,
+            rp.namespace.as_deref().unwrap_or_default(),
+            name,
+        ))
         .map(|v| (*v).clone())
         .ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))
 }
@@ -389,12 +481,17 @@ fn check_name(rp: &ResourcePath, obj: &Value) -> Result<(), ApiError> {
     let url = rp.name.as_deref().unwrap_or_default();
     let body = meta_str(obj, "name").unwrap_or_default();
     if body != url {
-        return Err(ApiError::bad_request(format!("the name of the object ({body}) does not match the name on the URL ({url})")));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body}) does not match the name on the URL ({url})"
+        )));
     }
-    if let (Some(body_ns), Some(ns)) = (meta_str(obj, "namespace"), rp.namespace.as_deref()) {
-        if rp.rt.namespaced && body_ns != ns {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
-        }
+    if let (Some(body_ns), Some(ns)) = (meta_str(obj, "namespace"), rp.namespace.as_deref())
+        && rp.rt.namespaced
+        && body_ns != ns
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     Ok(())
 }
@@ -406,11 +503,15 @@ pub fn update(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Valu
     check_name(rp, &obj)?;
     let mut state = core.store.lock();
     let old = current(&state, rp)?;
-    if let Some(rv) = meta_str(&obj, "resourceVersion") {
-        if Some(rv) != meta_str(&old, "resourceVersion") {
-            return Err(ApiError::conflict(&rt.group, &rt.resource, rp.name.as_deref().unwrap_or_default(),
-                "the object has been modified; please apply your changes to the latest version and try again"));
-        }
+    if let Some(rv) = meta_str(&obj, "resourceVersion")
+        && Some(rv) != meta_str(&old, "resourceVersion")
+    {
+        return Err(ApiError::conflict(
+            &rt.group,
+            &rt.resource,
+            rp.name.as_deref().unwrap_or_default(),
+            "the object has been modified; please apply your changes to the latest version and try again",
+        ));
     }
     let w = Write { core, rt, rp, opts };
     let owners = explicit_managers(&old, &obj);
@@ -423,18 +524,29 @@ pub fn update(core: &Core, rp: &ResourcePath, opts: &WriteOptions, mut obj: Valu
 /// Managed fields a request sets explicitly (kube honours them as given).
 fn explicit_managers(old: &Value, new: &Value) -> Owners {
     match new.pointer("/metadata/managedFields") {
-        Some(m) if Some(m) != old.pointer("/metadata/managedFields") => Owners::Computed(ssa::decode_managers(new)),
+        Some(m) if Some(m) != old.pointer("/metadata/managedFields") => {
+            Owners::Computed(ssa::decode_managers(new))
+        }
         _ => Owners::Update,
     }
 }
 
 /// PATCH of an object with the given content type.
-pub fn patch(core: &Core, rp: &ResourcePath, opts: &WriteOptions, content_type: &str, body: &[u8]) -> Outcome {
-    if content_type == "application/apply-patch+yaml" || content_type == "application/apply-patch+cbor" {
+pub fn patch(
+    core: &Core,
+    rp: &ResourcePath,
+    opts: &WriteOptions,
+    content_type: &str,
+    body: &[u8],
+) -> Outcome {
+    if content_type == "application/apply-patch+yaml"
+        || content_type == "application/apply-patch+cbor"
+    {
         return apply(core, rp, opts, body);
     }
     let rt = &rp.rt;
-    let patch: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let patch: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     let mut state = core.store.lock();
     let old = current(&state, rp)?;
     let mut new = old.clone();
@@ -480,36 +592,53 @@ fn check_resource_version(rp: &ResourcePath, old: &Value, new: &Value) -> Result
 fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Outcome {
     let rt = &rp.rt;
     let Some(manager) = opts.field_manager.clone().filter(|m| !m.is_empty()) else {
-        return Err(ApiError {
-            code: 422,
-            reason: "Invalid",
-            message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(),
-            details: Some(json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
-                {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch", "field": "fieldManager"}]})),
-            headers: Vec::new(),
-        });
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            "fieldManager",
+            "Required value: is required for apply patch",
+            "FieldValueRequired",
+        ));
     };
     let mut config = decode_body(body, true)?;
     if !config.is_object() {
-        return Err(ApiError::bad_request("error decoding YAML: object expected"));
+        return Err(ApiError::bad_request(
+            "error decoding YAML: object expected",
+        ));
     }
-    let kind = config.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-    let api_version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = config
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let api_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if kind.is_empty() {
         let (g, v) = crate::registry::split_gv(&api_version);
-        return Err(ApiError::bad_request(format!("invalid object type: {g}/{v}, Kind={kind}")));
+        return Err(ApiError::bad_request(format!(
+            "invalid object type: {g}/{v}, Kind={kind}"
+        )));
     }
     check_type(rt, &config)?;
     check_name(rp, &config)?;
     let node = node_for(rt);
-    if node.is_strict() {
-        if let Err(path) = ssa::to_field_set(&config, node) {
-            return Err(ApiError::internal(format!(
-                "failed to create typed patch object ({}/{}; {}, Kind={}): {path}: field not declared in schema",
-                rp.namespace.as_deref().unwrap_or_default().chars().take(0).collect::<String>(),
-                rp.name.as_deref().unwrap_or_default(), rt.api_version(), rt.kind
-            )));
-        }
+    if node.is_strict()
+        && let Err(path) = ssa::to_field_set(&config, node)
+    {
+        return Err(ApiError::internal(format!(
+            "failed to create typed patch object ({}/{}; {}, Kind={}): {path}: field not declared in schema",
+            rp.namespace
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .take(0)
+                .collect::<String>(),
+            rp.name.as_deref().unwrap_or_default(),
+            rt.api_version(),
+            rt.kind
+        )));
     }
     let sub = rp.sub.as_deref();
     if sub == Some("status") {
@@ -550,11 +679,17 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
     let ignored = crate::fieldpath::FieldSet::new();
     let w = Write { core, rt, rp, opts };
     let t = w.target(&manager, &now, &ignored);
-    let applied = ssa::apply(&live, prior, &config, &t, opts.force).map_err(|c| ApiError::apply_conflict(&c))?;
+    let applied = ssa::apply(&live, prior, &config, &t, opts.force)
+        .map_err(|c| ApiError::apply_conflict(&c))?;
     if let Some(old) = &old {
         check_resource_version(rp, old, &config)?;
     }
-    let out = w.finish(&mut state, old.as_ref(), applied.object, Owners::Computed(applied.managers));
+    let out = w.finish(
+        &mut state,
+        old.as_ref(),
+        applied.object,
+        Owners::Computed(applied.managers),
+    );
     drop(state);
     core.store.notify();
     out
@@ -568,23 +703,44 @@ pub fn delete(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: Option<
     let body = body.unwrap_or(Value::Null);
     if let Some(pre) = body.get("preconditions") {
         let name = rp.name.as_deref().unwrap_or_default();
-        if let Some(uid) = pre.get("uid").and_then(Value::as_str) {
-            if Some(uid) != meta_str(&old, "uid") {
-                return Err(ApiError::conflict(&rt.group, &rt.resource, name, &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta_str(&old, "uid").unwrap_or_default())));
-            }
+        if let Some(uid) = pre.get("uid").and_then(Value::as_str)
+            && Some(uid) != meta_str(&old, "uid")
+        {
+            return Err(ApiError::conflict(
+                &rt.group,
+                &rt.resource,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&old, "uid").unwrap_or_default()
+                ),
+            ));
         }
-        if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str) {
-            if Some(rv) != meta_str(&old, "resourceVersion") {
-                return Err(ApiError::conflict(&rt.group, &rt.resource, name, &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", meta_str(&old, "resourceVersion").unwrap_or_default())));
-            }
+        if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str)
+            && Some(rv) != meta_str(&old, "resourceVersion")
+        {
+            return Err(ApiError::conflict(
+                &rt.group,
+                &rt.resource,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta_str(&old, "resourceVersion").unwrap_or_default()
+                ),
+            ));
         }
     }
-    let policy = body.get("propagationPolicy").and_then(Value::as_str).unwrap_or("Background").to_string();
+    let policy = body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Background")
+        .to_string();
     // DeleteOptions may carry dryRun in the body (the kube client sends it there) as well as in the query.
     let dry_run = opts.dry_run
-        || body.get("dryRun").and_then(Value::as_array).is_some_and(|d| d.iter().any(|v| v == "All"));
+        || body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
     let out = delete_object(core, &mut state, rt, old, &policy, dry_run);
     drop(state);
     core.store.notify();
@@ -592,7 +748,14 @@ pub fn delete(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: Option<
 }
 
 /// Deletes (or marks for deletion) one object already read from the store.
-pub fn delete_object(core: &Core, state: &mut State, rt: &ResourceType, old: Value, policy: &str, dry_run: bool) -> Outcome {
+pub fn delete_object(
+    core: &Core,
+    state: &mut State,
+    rt: &ResourceType,
+    old: Value,
+    policy: &str,
+    dry_run: bool,
+) -> Outcome {
     let _ = core;
     let ns = meta_str(&old, "namespace").unwrap_or_default().to_string();
     let name = meta_str(&old, "name").unwrap_or_default().to_string();
@@ -607,7 +770,10 @@ pub fn delete_object(core: &Core, state: &mut State, rt: &ResourceType, old: Val
     if policy == "Foreground" {
         extra_finalizers.push("foregroundDeletion");
     }
-    let has_finalizers = old.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let has_finalizers = old
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     if policy == "Orphan" && !dry_run {
         orphan_dependents(state, meta_str(&old, "uid").unwrap_or_default());
     }
@@ -621,7 +787,11 @@ pub fn delete_object(core: &Core, state: &mut State, rt: &ResourceType, old: Val
         if extra_finalizers.is_empty() || policy == "Foreground" {
             m.insert("deletionGracePeriodSeconds".into(), 0.into());
         }
-        let mut fins: Vec<Value> = m.get("finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut fins: Vec<Value> = m
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for f in extra_finalizers.iter().filter(|f| !f.is_empty()) {
             if !fins.iter().any(|x| x == f) {
                 fins.push((*f).into());
@@ -633,12 +803,14 @@ pub fn delete_object(core: &Core, state: &mut State, rt: &ResourceType, old: Val
         if rt.kind == "Namespace" && rt.group.is_empty() {
             new["status"]["phase"] = "Terminating".into();
         }
-        if rt.kind == "CustomResourceDefinition" {
-            if let Some(conds) = new.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
-                conds.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(),
+        if rt.kind == "CustomResourceDefinition"
+            && let Some(conds) = new
+                .pointer_mut("/status/conditions")
+                .and_then(Value::as_array_mut)
+        {
+            conds.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(),
                     "reason": "InstanceDeletionPending",
                     "message": "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon"}));
-            }
         }
         if dry_run {
             return Ok((200, new));
@@ -662,7 +834,10 @@ pub fn delete_object(core: &Core, state: &mut State, rt: &ResourceType, old: Val
     }
     details.insert("kind".into(), rt.resource.clone().into());
     details.insert("uid".into(), uid.into());
-    Ok((200, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})))
+    Ok((
+        200,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+    ))
 }
 
 fn orphan_dependents(state: &mut State, uid: &str) {
@@ -673,7 +848,10 @@ fn orphan_dependents(state: &mut State, uid: &str) {
         .map(|(k, o)| (k.clone(), (**o).clone()))
         .collect();
     for (key, mut obj) in dependents {
-        if let Some(refs) = obj.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+        if let Some(refs) = obj
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
             refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
             if refs.is_empty() {
                 meta_mut(&mut obj).remove("ownerReferences");
@@ -689,7 +867,10 @@ fn orphan_dependents(state: &mut State, uid: &str) {
 pub fn refs_owner(obj: &Value, uid: &str) -> bool {
     obj.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+        })
 }
 
 /// Writes `spec.replicas` through the scale subresource, as an update owned by

@@ -21,7 +21,12 @@ fn go_yaml_message(msg: &str) -> String {
         .and_then(|s| s.parse::<u32>().ok())
         .unwrap_or(1);
     let lower = msg.to_lowercase();
-    let what = if lower.contains("flow") || lower.contains("unclosed") || lower.contains("end of stream") || lower.contains("unexpected end") || lower.contains("while parsing a node") {
+    let what = if lower.contains("flow")
+        || lower.contains("unclosed")
+        || lower.contains("end of stream")
+        || lower.contains("unexpected end")
+        || lower.contains("while parsing a node")
+    {
         "did not find expected node content".to_string()
     } else if lower.contains("mapping values are not allowed") {
         "mapping values are not allowed in this context".to_string()
@@ -35,12 +40,21 @@ fn go_yaml_message(msg: &str) -> String {
 mod tests {
     #[test]
     fn reads_json_and_yaml() {
-        assert_eq!(super::to_json("a: 1\nb: [x]\n").ok(), Some(serde_json::json!({"a": 1, "b": ["x"]})));
-        assert_eq!(super::to_json("{\"a\": true}").ok(), Some(serde_json::json!({"a": true})));
+        assert_eq!(
+            super::to_json("a: 1\nb: [x]\n").ok(),
+            Some(serde_json::json!({"a": 1, "b": ["x"]}))
+        );
+        assert_eq!(
+            super::to_json("{\"a\": true}").ok(),
+            Some(serde_json::json!({"a": true}))
+        );
     }
 
     #[test]
     fn unterminated_flow_reads_like_go_yaml() {
-        assert_eq!(super::to_json("{not yaml: [").err().as_deref(), Some("yaml: line 1: did not find expected node content"));
+        assert_eq!(
+            super::to_json("{not yaml: [").err().as_deref(),
+            Some("yaml: line 1: did not find expected node content")
+        );
     }
 }

@@ -15,7 +15,10 @@ async fn post(client: &kube::Client, path: &str, body: &Value) -> (u16, Vec<Stri
         .header("content-type", "application/json")
         .body(serde_json::to_vec(body).expect("json"))
         .expect("request");
-    let resp = client.send(req.map(kube::client::Body::from)).await.expect("send");
+    let resp = client
+        .send(req.map(kube::client::Body::from))
+        .await
+        .expect("send");
     let code = resp.status().as_u16();
     let warnings = resp
         .headers()
@@ -23,8 +26,15 @@ async fn post(client: &kube::Client, path: &str, body: &Value) -> (u16, Vec<Stri
         .iter()
         .filter_map(|v| v.to_str().ok().map(String::from))
         .collect();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
-    (code, warnings, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        code,
+        warnings,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn deployment(name: &str) -> Value {
@@ -39,7 +49,12 @@ async fn unknown_fields_follow_the_field_validation_directive() {
     let (_sim, client) = setup("fv").await;
     let base = "/apis/apps/v1/namespaces/fv/deployments";
 
-    let (code, _, body) = post(&client, &format!("{base}?fieldValidation=Strict"), &deployment("strict")).await;
+    let (code, _, body) = post(
+        &client,
+        &format!("{base}?fieldValidation=Strict"),
+        &deployment("strict"),
+    )
+    .await;
     assert_eq!(code, 400);
     assert_eq!(
         body["message"],
@@ -48,39 +63,92 @@ async fn unknown_fields_follow_the_field_validation_directive() {
 
     let (code, warnings, body) = post(&client, base, &deployment("warned")).await;
     assert_eq!(code, 201);
-    assert_eq!(warnings, vec![
-        "299 - \"unknown field \\\"spec.replicaz\\\"\"".to_string(),
-        "299 - \"unknown field \\\"spec.template.spec.containers[0].colour\\\"\"".to_string(),
-    ]);
-    assert!(body["spec"].get("replicaz").is_none(), "the unknown field is dropped: {body}");
+    assert_eq!(
+        warnings,
+        vec![
+            "299 - \"unknown field \\\"spec.replicaz\\\"\"".to_string(),
+            "299 - \"unknown field \\\"spec.template.spec.containers[0].colour\\\"\"".to_string(),
+        ]
+    );
+    assert!(
+        body["spec"].get("replicaz").is_none(),
+        "the unknown field is dropped: {body}"
+    );
 
-    let (code, warnings, body) = post(&client, &format!("{base}?fieldValidation=Ignore"), &deployment("ignored")).await;
+    let (code, warnings, body) = post(
+        &client,
+        &format!("{base}?fieldValidation=Ignore"),
+        &deployment("ignored"),
+    )
+    .await;
     assert_eq!((code, warnings.len()), (201, 0));
     assert!(body["spec"].get("replicaz").is_none());
 
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "fv", &resource("apps", "v1", "Deployment", "deployments"));
-    let status = api_error(api.patch("applied", &PatchParams::apply("m"), &Patch::Apply(deployment("applied"))).await);
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "fv",
+        &resource("apps", "v1", "Deployment", "deployments"),
+    );
+    let status = api_error(
+        api.patch(
+            "applied",
+            &PatchParams::apply("m"),
+            &Patch::Apply(deployment("applied")),
+        )
+        .await,
+    );
     assert_eq!(status.code, 500);
     assert_eq!(
         status.message,
         "failed to create typed patch object (/applied; apps/v1, Kind=Deployment): .spec.replicaz: field not declared in schema"
     );
-    assert!(api.get_opt("applied").await.expect("get").is_none(), "a failed apply stores nothing");
+    assert!(
+        api.get_opt("applied").await.expect("get").is_none(),
+        "a failed apply stores nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_resources_prune_and_reject_undeclared_fields() {
     let (_sim, client) = setup("fv-crd").await;
-    install_crd(&client, crd_json("fv.example.org", "Gadget", "gadgets", "Namespaced", json!({"size": {"type": "integer"}}))).await;
+    install_crd(
+        &client,
+        crd_json(
+            "fv.example.org",
+            "Gadget",
+            "gadgets",
+            "Namespaced",
+            json!({"size": {"type": "integer"}}),
+        ),
+    )
+    .await;
     let ar = resource("fv.example.org", "v1", "Gadget", "gadgets");
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "fv-crd", &ar);
-    let obj = |name: &str| dynobj(json!({"apiVersion": "fv.example.org/v1", "kind": "Gadget",
-        "metadata": {"name": name}, "spec": {"size": 2, "shape": "round"}}));
+    let obj = |name: &str| {
+        dynobj(json!({"apiVersion": "fv.example.org/v1", "kind": "Gadget",
+        "metadata": {"name": name}, "spec": {"size": 2, "shape": "round"}}))
+    };
 
-    let created = api.create(&PostParams::default(), &obj("g1")).await.expect("create");
-    assert_eq!(as_json(&created)["spec"], json!({"size": 2}), "undeclared fields are pruned");
+    let created = api
+        .create(&PostParams::default(), &obj("g1"))
+        .await
+        .expect("create");
+    assert_eq!(
+        as_json(&created)["spec"],
+        json!({"size": 2}),
+        "undeclared fields are pruned"
+    );
 
-    let status = api_error(api.patch("g2", &PatchParams::apply("m"), &Patch::Apply(obj("g2"))).await);
+    let status = api_error(
+        api.patch("g2", &PatchParams::apply("m"), &Patch::Apply(obj("g2")))
+            .await,
+    );
     assert_eq!(status.code, 500);
-    assert!(status.message.ends_with(".spec.shape: field not declared in schema"), "{}", status.message);
+    assert!(
+        status
+            .message
+            .ends_with(".spec.shape: field not declared in schema"),
+        "{}",
+        status.message
+    );
 }
