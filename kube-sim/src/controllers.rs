@@ -71,6 +71,13 @@ fn annotation<'a>(o: &'a Value, k: &str) -> Option<&'a str> {
     o.pointer("/metadata/annotations")?.get(k)?.as_str()
 }
 
+/// Removes an object for good, recording the deletion at a new resourceVersion.
+fn remove_now(state: &mut State, key: &Key, mut obj: Value) {
+    let rv = state.next_rv();
+    obj["metadata"]["resourceVersion"] = rv.to_string().into();
+    state.remove(key, obj, rv);
+}
+
 fn store_put(state: &mut State, key: Key, mut obj: Value, kind: EventType) {
     let rv = state.next_rv();
     obj["metadata"]["resourceVersion"] = rv.to_string().into();
@@ -137,34 +144,15 @@ fn crds(core: &Core, state: &mut State) {
         let name = key.2.clone();
         if crd.pointer("/metadata/deletionTimestamp").is_some() {
             let types = registry::crd_types(&crd);
-            let mut remaining = 0;
-            if let Some(t) = types.first() {
-                let objs: Vec<(Key, Arc<Value>)> = state
-                    .list(&t.store_key(), None)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                for (k, o) in objs {
-                    let _ = crate::write::delete_object(
-                        core,
-                        state,
-                        t,
-                        (*o).clone(),
-                        "Background",
-                        false,
-                    );
-                    if state.get(&k).is_some() {
-                        remaining += 1;
-                    }
-                }
-            }
+            let remaining = types
+                .first()
+                .map_or(0, |t| delete_all(core, state, t, None));
             if remaining == 0 {
-                let rv = state.next_rv();
                 let mut gone = (*crd).clone();
-                gone["metadata"]["resourceVersion"] = rv.to_string().into();
-                gone["metadata"]
-                    .as_object_mut()
-                    .map(|m| m.remove("finalizers"));
-                state.remove(&key, gone, rv);
+                if let Some(m) = gone["metadata"].as_object_mut() {
+                    m.remove("finalizers");
+                }
+                remove_now(state, &key, gone);
             } else {
                 served.insert(name, types);
             }
@@ -228,40 +216,37 @@ fn namespaces(core: &Core, state: &mut State) -> bool {
         .cloned()
         .collect();
     for (key, ns) in terminating {
-        let mut remaining = 0;
-        for t in &types {
-            let objs: Vec<(Key, Arc<Value>)> = state
-                .list(&t.store_key(), Some(&key.2))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            for (k, o) in objs {
-                if o.pointer("/metadata/deletionTimestamp").is_none() {
-                    let _ = crate::write::delete_object(
-                        core,
-                        state,
-                        t,
-                        (*o).clone(),
-                        "Background",
-                        false,
-                    );
-                }
-                if state.get(&k).is_some() {
-                    remaining += 1;
-                }
-            }
-        }
+        let remaining: usize = types
+            .iter()
+            .map(|t| delete_all(core, state, t, Some(&key.2)))
+            .sum();
         let user_finalizers = ns
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
         if remaining == 0 && !user_finalizers {
-            let rv = state.next_rv();
-            let mut gone = (*ns).clone();
-            gone["metadata"]["resourceVersion"] = rv.to_string().into();
-            state.remove(&key, gone, rv);
+            remove_now(state, &key, (*ns).clone());
         }
     }
     true
+}
+
+/// Deletes every object of a type (in one namespace); returns how many are
+/// still there (held by finalizers).
+fn delete_all(core: &Core, state: &mut State, t: &ResourceType, namespace: Option<&str>) -> usize {
+    let objs: Vec<(Key, Arc<Value>)> = state
+        .list(&t.store_key(), namespace)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut remaining = 0;
+    for (k, o) in objs {
+        // A failed delete leaves the object in place, which the count reports.
+        let _ = crate::write::delete_object(core, state, t, (*o).clone(), "Background", false);
+        if state.get(&k).is_some() {
+            remaining += 1;
+        }
+    }
+    remaining
 }
 
 fn garbage_collect(core: &Core, state: &mut State) {
@@ -331,9 +316,7 @@ fn garbage_collect(core: &Core, state: &mut State) {
             .and_then(Value::as_array)
             .is_some_and(|f| f.is_empty())
         {
-            let rv = state.next_rv();
-            new["metadata"]["resourceVersion"] = rv.to_string().into();
-            state.remove(&key, new, rv);
+            remove_now(state, &key, new);
         } else {
             store_put(state, key, new, EventType::Modified);
         }
