@@ -1,8 +1,14 @@
 //! wavesync: a GitOps reconciliation agent that rolls dataplane specs out of a
 //! Git repository in ordered waves, each healthy before the next.
 //!
-//! The pipeline (source → render → plan → apply → health → state → report)
-//! arrives with the issues that build it; for now the crate holds the command
-//! line and the simulated cluster command.
+//! The modules follow the pipeline: [`source`] (Git) → [`render`] (objects) →
+//! [`plan`] (waves, order, digests) → [`apply`] (server-side apply, prune) →
+//! [`health`] (readiness) → [`state`] (the ConfigMap record) → [`report`]
+//! (progress, status). [`config`] reads `wavesync.yaml`; [`model`] holds the
+//! plain data the stages hand each other.
 
+pub mod apply;
 pub mod cli;
+pub mod error;
+pub mod model;
+pub mod state;

@@ -1,0 +1,24 @@
+//! Apply: server-side apply of planned objects (field manager `wavesync`,
+//! forced — Git is the truth), staged inside a component (CRDs and Namespaces
+//! first, CRDs waited on until Established), bounded concurrency, Jobs
+//! recreated when their content changes, and pruning of objects removed from
+//! Git with safety rails.
+
+pub mod error;
+pub mod jobs;
+pub mod prune;
+pub mod resolver;
+pub mod ssa;
+pub mod staged;
+
+pub use error::ApplyError;
+pub use resolver::Resolver;
+
+/// The field manager wavesync applies with.
+pub const FIELD_MANAGER: &str = "wavesync";
+/// Annotation: `"false"` never prunes the object; `"true"` allows pruning PVCs and Namespaces.
+pub const PRUNE_ANNOTATION: &str = "wavesync.io/prune";
+/// Label naming the WaveSet that applied an object.
+pub const WAVESET_LABEL: &str = "wavesync.io/waveset";
+/// Label naming the wave that applied an object.
+pub const WAVE_LABEL: &str = "wavesync.io/wave";

@@ -1,0 +1,120 @@
+//! Server-side apply of one object, with retries of transient failures and
+//! Secret values kept out of every error message.
+
+use super::error::ApplyError;
+use super::resolver::Resolver;
+use super::FIELD_MANAGER;
+use crate::error::{Category, category_of_status};
+use crate::model::Object;
+use kube::api::{Patch, PatchParams};
+use serde_json::Value;
+use std::time::Duration;
+
+/// How transient failures are retried inside one apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// First delay; doubles each time.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { attempts: 6, initial: Duration::from_millis(200), max: Duration::from_secs(5) }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `n` (1-based retries).
+    pub fn delay(&self, n: u32) -> Duration {
+        let d = self.initial.saturating_mul(2u32.saturating_pow(n.saturating_sub(1)));
+        d.min(self.max)
+    }
+}
+
+/// Applies `obj` (forcing ownership) and returns the live object.
+///
+/// # Errors
+/// [`ApplyError::UnknownKind`] when the cluster does not serve the kind,
+/// [`ApplyError::Api`] when the server rejects it (after retrying transient failures).
+pub async fn apply(resolver: &Resolver, obj: &Object, dry_run: bool, backoff: Backoff) -> Result<Value, ApplyError> {
+    let r = obj.reference();
+    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
+        return Err(ApplyError::UnknownKind {
+            object: r.clone(),
+            origin: obj.origin.clone(),
+            api_version: r.api_version.clone(),
+            kind: r.kind.clone(),
+        });
+    };
+    let api = resolver.api(&resolved, &r.namespace);
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = dry_run;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match api.patch(&r.name, &params, &Patch::Apply(&obj.json)).await {
+            Ok(live) => return Ok(serde_json::to_value(live).unwrap_or(Value::Null)),
+            Err(e) => {
+                let (message, category) = describe(&e, obj);
+                if category == Category::Transient && attempt < backoff.attempts {
+                    tracing::debug!(object = %r, attempt, error = %message, "transient apply failure; retrying");
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    continue;
+                }
+                return Err(ApplyError::Api { object: r, origin: obj.origin.clone(), message, category });
+            }
+        }
+    }
+}
+
+/// The message and category of a client error, Secret values masked.
+pub fn describe(e: &kube::Error, obj: &Object) -> (String, Category) {
+    let (message, category) = match e {
+        kube::Error::Api(s) => (format!("{} ({} {})", s.message, s.code, s.reason), category_of_status(s.code)),
+        other => (other.to_string(), crate::error::category_of_kube(other)),
+    };
+    (redact_secret_values(&message, &obj.json), category)
+}
+
+/// Replaces any value of a Secret's `data`/`stringData` found in `message` by `***`.
+pub fn redact_secret_values(message: &str, obj: &Value) -> String {
+    if obj.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return message.to_string();
+    }
+    let mut out = message.to_string();
+    for field in ["data", "stringData"] {
+        for v in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+            if let Some(s) = v.as_str().filter(|s| s.len() >= 3) {
+                out = out.replace(s, "***");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_values_never_reach_messages() {
+        let s = json!({"kind": "Secret", "stringData": {"password": "hunter22"}, "data": {"token": "c2VjcmV0"}});
+        let m = redact_secret_values("invalid value \"hunter22\" and c2VjcmV0", &s);
+        assert_eq!(m, "invalid value \"***\" and ***");
+        let cm = json!({"kind": "ConfigMap", "data": {"a": "hunter22"}});
+        assert_eq!(redact_secret_values("hunter22", &cm), "hunter22");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let b = Backoff { attempts: 5, initial: Duration::from_millis(100), max: Duration::from_millis(300) };
+        assert_eq!(b.delay(1), Duration::from_millis(100));
+        assert_eq!(b.delay(2), Duration::from_millis(200));
+        assert_eq!(b.delay(3), Duration::from_millis(300));
+    }
+}

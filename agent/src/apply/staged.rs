@@ -1,0 +1,145 @@
+//! Staged apply of one component, as Flux's `ApplyAllStaged`: CRDs and
+//! Namespaces first (CRDs waited on until Established, so their custom
+//! resources can follow at once), then everything else with bounded
+//! concurrency.
+
+use super::error::ApplyError;
+use super::jobs;
+use super::resolver::Resolver;
+use super::ssa::{self, Backoff};
+use crate::model::{ObjRef, Object};
+use futures::StreamExt;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// What an apply did: the objects now in the cluster, and what failed.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    /// Objects applied successfully (they belong in the inventory).
+    pub applied: Vec<ObjRef>,
+    /// Jobs deleted and recreated because their content changed.
+    pub recreated_jobs: Vec<ObjRef>,
+    /// Failures, one per object.
+    pub errors: Vec<ApplyError>,
+}
+
+/// Applies objects for one WaveSet.
+#[derive(Clone)]
+pub struct Applier {
+    resolver: Resolver,
+    /// Applies in flight at once within a stage.
+    pub concurrency: usize,
+    /// Send everything with `dryRun=All`.
+    pub dry_run: bool,
+    /// Retries of transient failures per object.
+    pub backoff: Backoff,
+    /// How long to wait for CRDs to be Established.
+    pub crd_timeout: Duration,
+}
+
+fn is_first_stage(o: &Object) -> bool {
+    let kind = o.json.get("kind").and_then(Value::as_str).unwrap_or_default();
+    matches!(kind, "CustomResourceDefinition" | "Namespace")
+}
+
+fn is_crd(o: &Object) -> bool {
+    o.json.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+}
+
+impl Applier {
+    /// An applier over `resolver` with default settings (8 in flight).
+    pub fn new(resolver: Resolver) -> Self {
+        Applier { resolver, concurrency: 8, dry_run: false, backoff: Backoff::default(), crd_timeout: Duration::from_secs(60) }
+    }
+
+    /// The resolver.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// Applies `objects` (already in apply order) in two stages.
+    pub async fn apply(&self, objects: &[Object]) -> ApplyOutcome {
+        let mut out = ApplyOutcome::default();
+        let (first, rest): (Vec<&Object>, Vec<&Object>) = objects.iter().partition(|o| is_first_stage(o));
+        for o in &first {
+            match ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await {
+                Ok(_) => out.applied.push(o.reference()),
+                Err(e) => out.errors.push(e),
+            }
+        }
+        if !out.errors.is_empty() {
+            return out;
+        }
+        let crds: Vec<&Object> = first.iter().copied().filter(|o| is_crd(o)).collect();
+        if !crds.is_empty() && !self.dry_run {
+            if let Err(e) = self.wait_established(&crds).await {
+                out.errors.push(e);
+                return out;
+            }
+        }
+        let results: Vec<(ObjRef, bool, Result<(), ApplyError>)> = futures::stream::iter(rest)
+            .map(|o| self.apply_second_stage(o))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        for (r, recreated, res) in results {
+            match res {
+                Ok(()) => {
+                    if recreated {
+                        out.recreated_jobs.push(r.clone());
+                    }
+                    out.applied.push(r);
+                }
+                Err(e) => out.errors.push(e),
+            }
+        }
+        out
+    }
+
+    async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<(), ApplyError>) {
+        let r = o.reference();
+        if !jobs::is_job(o) {
+            return (r, false, ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await.map(|_| ()));
+        }
+        let mut job = o.clone();
+        jobs::stamp(&mut job);
+        let recreated = if self.dry_run {
+            false
+        } else {
+            match jobs::replace_if_changed(&self.resolver, &job, Duration::from_secs(60)).await {
+                Ok(d) => d,
+                Err(e) => return (r, false, Err(e)),
+            }
+        };
+        (r, recreated, ssa::apply(&self.resolver, &job, self.dry_run, self.backoff).await.map(|_| ()))
+    }
+
+    /// Waits until every CRD in `crds` is Established.
+    async fn wait_established(&self, crds: &[&Object]) -> Result<(), ApplyError> {
+        let start = Instant::now();
+        for crd in crds {
+            let r = crd.reference();
+            let Some(resolved) = self.resolver.resolve(&r.api_version, &r.kind).await? else { continue };
+            let api = self.resolver.api(&resolved, "");
+            loop {
+                let live = api.get_opt(&r.name).await.ok().flatten();
+                let established = live
+                    .as_ref()
+                    .and_then(|l| l.data.pointer("/status/conditions"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                if established {
+                    break;
+                }
+                if start.elapsed() > self.crd_timeout {
+                    return Err(ApplyError::Timeout(format!(
+                        "{}: {r} was not Established within {:?}",
+                        crd.origin, self.crd_timeout
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+}

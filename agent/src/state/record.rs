@@ -1,0 +1,305 @@
+//! The record's data model and its ConfigMap encoding.
+//!
+//! The record holds only references, digests, times and messages — never an
+//! object's content — so no Secret value can reach it. The inventory is
+//! gzip-compressed JSON in `binaryData`: 5,000 object references take about
+//! 40 KiB, far under the 1 MiB object limit.
+
+use crate::model::ObjRef;
+use base64::Engine;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+/// How many past syncs the record keeps.
+pub const HISTORY: usize = 20;
+
+/// Overall phase of the WaveSet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Phase {
+    /// Nothing applied yet.
+    #[default]
+    Pending,
+    /// The first rollout is under way.
+    Installing,
+    /// Every wave is applied and healthy at the target revision.
+    Ready,
+    /// A wave failed; later waves did not start.
+    Failed,
+    /// A new revision is being rolled out over a previously Ready one.
+    Upgrading,
+    /// Applied, but objects drifted or stopped being healthy.
+    Degraded,
+}
+
+impl Phase {
+    /// The name shown in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Installing => "Installing",
+            Phase::Ready => "Ready",
+            Phase::Failed => "Failed",
+            Phase::Upgrading => "Upgrading",
+            Phase::Degraded => "Degraded",
+        }
+    }
+}
+
+/// Status of one wave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WaveStatus {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Being applied or waited on.
+    InProgress,
+    /// Applied and healthy.
+    Completed,
+    /// Failed (see the message).
+    Failed,
+    /// Skipped by a `skipIf` rule.
+    Skipped,
+}
+
+impl WaveStatus {
+    /// The name shown in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaveStatus::Pending => "pending",
+            WaveStatus::InProgress => "in_progress",
+            WaveStatus::Completed => "completed",
+            WaveStatus::Failed => "failed",
+            WaveStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One wave's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveRecord {
+    /// Wave name.
+    pub name: String,
+    /// Status.
+    pub status: WaveStatus,
+    /// Digest of the rendered objects last applied (or being applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Revision the digest belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// When the last attempt started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// Attempts at the current digest.
+    #[serde(default)]
+    pub attempts: u32,
+    /// Why it failed or was skipped, or what it waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Number of objects in the wave.
+    #[serde(default)]
+    pub objects: usize,
+    /// Components skipped by `skipIf`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_components: Vec<String>,
+}
+
+/// One past sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncEntry {
+    /// Revision synced.
+    pub revision: String,
+    /// Start time.
+    pub started: String,
+    /// End time.
+    pub finished: String,
+    /// Phase it ended in.
+    pub phase: Phase,
+    /// Summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What wavesync applied, per wave: the base of pruning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Inventory {
+    /// Object references by wave name.
+    pub waves: BTreeMap<String, Vec<ObjRef>>,
+}
+
+impl Inventory {
+    /// Number of objects in all waves.
+    pub fn len(&self) -> usize {
+        self.waves.values().map(Vec::len).sum()
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The whole record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// WaveSet name.
+    pub waveset: String,
+    /// Cluster values selected (`--cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Revision being rolled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_revision: Option<String>,
+    /// Last revision that reached Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_revision: Option<String>,
+    /// Overall phase.
+    pub phase: Phase,
+    /// Why the phase is what it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Per wave, in order.
+    pub waves: Vec<WaveRecord>,
+    /// Last write (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    /// The last syncs, newest first.
+    #[serde(default)]
+    pub history: Vec<SyncEntry>,
+    /// Applied objects (stored compressed, apart from the JSON).
+    #[serde(skip)]
+    pub inventory: Inventory,
+}
+
+/// Errors decoding a stored record.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// `record.json` is not a record.
+    #[error("record.json: {0}")]
+    Record(#[source] serde_json::Error),
+    /// The inventory could not be decoded.
+    #[error("inventory: {0}")]
+    Inventory(String),
+}
+
+/// ConfigMap data key of the record.
+pub const RECORD_KEY: &str = "record.json";
+/// ConfigMap binaryData key of the inventory.
+pub const INVENTORY_KEY: &str = "inventory.json.gz";
+
+impl Record {
+    /// A fresh record for `waveset`.
+    pub fn new(waveset: &str) -> Self {
+        Record { waveset: waveset.to_string(), ..Default::default() }
+    }
+
+    /// The wave record named `name`, created (pending) if missing.
+    pub fn wave_mut(&mut self, name: &str) -> &mut WaveRecord {
+        if let Some(i) = self.waves.iter().position(|w| w.name == name) {
+            return &mut self.waves[i];
+        }
+        self.waves.push(WaveRecord { name: name.to_string(), ..Default::default() });
+        let last = self.waves.len() - 1;
+        &mut self.waves[last]
+    }
+
+    /// The wave record named `name`.
+    pub fn wave(&self, name: &str) -> Option<&WaveRecord> {
+        self.waves.iter().find(|w| w.name == name)
+    }
+
+    /// Adds a sync to the history, keeping the newest [`HISTORY`].
+    pub fn push_history(&mut self, entry: SyncEntry) {
+        self.history.insert(0, entry);
+        self.history.truncate(HISTORY);
+    }
+
+    /// The record's JSON (without the inventory).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The inventory, gzip-compressed and base64-encoded for `binaryData`.
+    pub fn encode_inventory(&self) -> String {
+        let json = serde_json::to_vec(&self.inventory).unwrap_or_default();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        // Writing into a Vec cannot fail.
+        let _ = gz.write_all(&json);
+        let bytes = gz.finish().unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Decodes a record and its inventory from ConfigMap data.
+    ///
+    /// # Errors
+    /// When either part is not what [`Record::to_json`] and [`Record::encode_inventory`] wrote.
+    pub fn decode(record_json: &str, inventory_b64: Option<&str>) -> Result<Record, DecodeError> {
+        let mut r: Record = serde_json::from_str(record_json).map_err(DecodeError::Record)?;
+        if let Some(b64) = inventory_b64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| DecodeError::Inventory(e.to_string()))?;
+            let mut json = Vec::new();
+            GzDecoder::new(&bytes[..]).read_to_end(&mut json).map_err(|e| DecodeError::Inventory(e.to_string()))?;
+            r.inventory = serde_json::from_slice(&json).map_err(|e| DecodeError::Inventory(e.to_string()))?;
+        }
+        Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objref(i: usize) -> ObjRef {
+        ObjRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: format!("team-{}", i % 50),
+            name: format!("service-number-{i:05}-with-a-longish-name"),
+        }
+    }
+
+    #[test]
+    fn round_trips_with_inventory() {
+        let mut r = Record::new("dataplane");
+        r.phase = Phase::Installing;
+        r.wave_mut("apps").status = WaveStatus::InProgress;
+        r.inventory.waves.insert("apps".into(), vec![objref(1), objref(2)]);
+        let back = Record::decode(&r.to_json(), Some(&r.encode_inventory())).expect("decodes");
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn five_thousand_objects_fit_far_under_the_object_limit() {
+        let mut r = Record::new("dataplane");
+        for w in 0..5 {
+            r.inventory.waves.insert(format!("wave-{w}"), (0..1000).map(|i| objref(w * 1000 + i)).collect());
+            r.wave_mut(&format!("wave-{w}")).objects = 1000;
+        }
+        for i in 0..30 {
+            r.push_history(SyncEntry {
+                revision: format!("{i:040}"),
+                started: "2026-01-01T00:00:00Z".into(),
+                finished: "2026-01-01T00:01:00Z".into(),
+                phase: Phase::Ready,
+                message: None,
+            });
+        }
+        assert_eq!(r.history.len(), HISTORY);
+        let size = r.to_json().len() + r.encode_inventory().len();
+        assert!(size < 256 * 1024, "record of 5,000 objects takes {size} bytes");
+        assert_eq!(Record::decode(&r.to_json(), Some(&r.encode_inventory())).expect("decodes").inventory.len(), 5000);
+    }
+}

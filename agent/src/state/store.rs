@@ -1,0 +1,151 @@
+//! Reads and writes the record ConfigMap (`wavesync-state-<waveset>`) with
+//! resourceVersion checks, so two agents never overwrite each other's record.
+
+use super::record::{DecodeError, INVENTORY_KEY, RECORD_KEY, Record};
+use crate::error::{Categorized, Category, category_of_kube};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use std::collections::BTreeMap;
+
+/// Errors reading or writing the record.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The API call failed.
+    #[error("state ConfigMap {name}: {source}")]
+    Api {
+        /// ConfigMap name.
+        name: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Someone else wrote the record since it was read.
+    #[error("state ConfigMap {name} was changed by another writer; reload and retry")]
+    Conflict {
+        /// ConfigMap name.
+        name: String,
+    },
+    /// The stored record is not readable.
+    #[error("state ConfigMap {name} holds an unreadable record ({source}); `wavesync reset` clears it")]
+    Corrupt {
+        /// ConfigMap name.
+        name: String,
+        /// Why.
+        #[source]
+        source: DecodeError,
+    },
+}
+
+impl Categorized for StateError {
+    fn category(&self) -> Category {
+        match self {
+            StateError::Api { source, .. } => category_of_kube(source),
+            StateError::Conflict { .. } => Category::Transient,
+            StateError::Corrupt { .. } => Category::Config,
+        }
+    }
+}
+
+/// A record as read, with the resourceVersion to write against.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The record.
+    pub record: Record,
+    /// Its ConfigMap's resourceVersion.
+    pub resource_version: String,
+}
+
+/// The record's ConfigMap for one WaveSet.
+#[derive(Clone)]
+pub struct StateStore {
+    api: Api<ConfigMap>,
+    name: String,
+    waveset: String,
+}
+
+impl StateStore {
+    /// The store of `waveset` in `namespace` (the agent's namespace).
+    pub fn new(client: kube::Client, namespace: &str, waveset: &str) -> Self {
+        StateStore {
+            api: Api::namespaced(client, namespace),
+            name: format!("wavesync-state-{waveset}"),
+            waveset: waveset.to_string(),
+        }
+    }
+
+    /// The ConfigMap name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn api_err(&self, source: kube::Error) -> StateError {
+        match &source {
+            kube::Error::Api(s) if s.code == 409 => StateError::Conflict { name: self.name.clone() },
+            _ => StateError::Api { name: self.name.clone(), source },
+        }
+    }
+
+    /// Reads the record; `None` when there is none yet.
+    ///
+    /// # Errors
+    /// API failures and unreadable records.
+    pub async fn load(&self) -> Result<Option<Loaded>, StateError> {
+        let Some(cm) = self.api.get_opt(&self.name).await.map_err(|e| self.api_err(e))? else {
+            return Ok(None);
+        };
+        let json = cm.data.as_ref().and_then(|d| d.get(RECORD_KEY)).cloned().unwrap_or_default();
+        let inventory = cm.binary_data.as_ref().and_then(|d| d.get(INVENTORY_KEY)).map(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(&b.0)
+        });
+        let record = Record::decode(&json, inventory.as_deref())
+            .map_err(|source| StateError::Corrupt { name: self.name.clone(), source })?;
+        Ok(Some(Loaded { record, resource_version: cm.metadata.resource_version.unwrap_or_default() }))
+    }
+
+    /// Writes the record: creates it when `resource_version` is `None`, else
+    /// replaces it only if nobody wrote since. Returns the new resourceVersion.
+    ///
+    /// # Errors
+    /// [`StateError::Conflict`] when another writer got there first.
+    pub async fn save(&self, record: &Record, resource_version: Option<&str>) -> Result<String, StateError> {
+        use base64::Engine;
+        let inventory = base64::engine::general_purpose::STANDARD
+            .decode(record.encode_inventory())
+            .unwrap_or_default();
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                resource_version: resource_version.map(String::from),
+                labels: Some(BTreeMap::from([
+                    ("app.kubernetes.io/managed-by".to_string(), "wavesync".to_string()),
+                    ("wavesync.io/waveset".to_string(), self.waveset.clone()),
+                ])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(RECORD_KEY.to_string(), record.to_json())])),
+            binary_data: Some(BTreeMap::from([(INVENTORY_KEY.to_string(), ByteString(inventory))])),
+            ..Default::default()
+        };
+        let pp = PostParams { field_manager: Some("wavesync".into()), ..Default::default() };
+        let written = match resource_version {
+            None => self.api.create(&pp, &cm).await,
+            Some(_) => self.api.replace(&self.name, &pp, &cm).await,
+        }
+        .map_err(|e| self.api_err(e))?;
+        Ok(written.metadata.resource_version.unwrap_or_default())
+    }
+
+    /// Deletes the record; true when there was one.
+    ///
+    /// # Errors
+    /// API failures other than NotFound.
+    pub async fn reset(&self) -> Result<bool, StateError> {
+        match self.api.delete(&self.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(self.api_err(e)),
+        }
+    }
+}
