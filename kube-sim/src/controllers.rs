@@ -399,6 +399,9 @@ fn readiness(core: &Core, state: &mut State, seen: &mut HashMap<Key, (i64, Insta
                 && obj.pointer("/metadata/deletionTimestamp").is_none();
             continue;
         }
+        if t.crd_schema.is_some() {
+            generate_secrets(core, state, &t, &obj);
+        }
         write_status(state, &t, key, &obj, status, "kube-controller-manager");
     }
     waiting
@@ -499,12 +502,12 @@ fn pvc_status(obj: &Value) -> Option<Value> {
     Some(s)
 }
 
+fn kind_matches(pattern: &str, t: &ResourceType) -> bool {
+    pattern == t.kind || pattern == format!("{}/{}", t.group, t.kind)
+}
+
 fn custom_status(core: &Core, t: &ResourceType, obj: &Value) -> Option<Value> {
-    let configured = core
-        .options
-        .ready_kinds
-        .iter()
-        .any(|k| *k == t.kind || *k == format!("{}/{}", t.group, t.kind));
+    let configured = core.options.ready_kinds.iter().any(|k| kind_matches(k, t));
     if !configured && annotation(obj, READY) != Some("true") {
         return None;
     }
@@ -513,12 +516,69 @@ fn custom_status(core: &Core, t: &ResourceType, obj: &Value) -> Option<Value> {
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let mut s = obj.get("status").cloned().unwrap_or(json!({}));
-    let t = obj
+    let since = obj
         .pointer("/status/conditions/0/lastTransitionTime")
         .cloned()
         .unwrap_or_else(|| now().into());
     s["observedGeneration"] = generation.into();
     s["conditions"] = json!([{"type": "Ready", "status": "True", "reason": "Simulated", "message": "ready (simulated)",
-        "observedGeneration": generation, "lastTransitionTime": t}]);
+        "observedGeneration": generation, "lastTransitionTime": since}]);
+    for (_, extra) in core
+        .options
+        .ready_status
+        .iter()
+        .filter(|(k, _)| kind_matches(k, t))
+    {
+        if let (Some(s), Some(extra)) = (s.as_object_mut(), extra.as_object()) {
+            for (f, v) in extra {
+                s.insert(f.clone(), v.clone());
+            }
+        }
+    }
     Some(s)
+}
+
+/// Creates the Secrets a simulated operator makes for a ready custom resource.
+fn generate_secrets(core: &Core, state: &mut State, t: &ResourceType, obj: &Value) {
+    let Some(secrets) = core.registry().get("", "v1", "secrets") else {
+        return;
+    };
+    for g in core
+        .options
+        .generated_secrets
+        .iter()
+        .filter(|g| kind_matches(&g.kind, t))
+    {
+        let owner = meta(obj, "name").unwrap_or_default();
+        let ns = meta(obj, "namespace").unwrap_or_default();
+        let name = g.name.replace("{name}", owner);
+        let key: Key = (secrets.store_key(), ns.to_string(), name.clone());
+        if state.get(&key).is_some() {
+            continue;
+        }
+        let data: serde_json::Map<String, Value> = g
+            .keys
+            .iter()
+            .map(|k| {
+                (
+                    k.clone(),
+                    Value::String(base64_encode(format!("simulated-{k}").as_bytes())),
+                )
+            })
+            .collect();
+        let uid = uuid::Uuid::new_v4().to_string();
+        let secret = json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": ns, "uid": uid, "creationTimestamp": now(),
+                "ownerReferences": [{"apiVersion": t.api_version(), "kind": t.kind, "name": owner,
+                    "uid": meta(obj, "uid").unwrap_or_default(), "controller": true, "blockOwnerDeletion": true}]},
+            "data": data,
+        });
+        store_put(state, key, secret, EventType::Added);
+    }
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }

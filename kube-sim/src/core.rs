@@ -21,6 +21,11 @@ pub struct SimOptions {
     pub ready_after: Duration,
     /// Custom resource kinds (`group/Kind` or `Kind`) that get `Ready=True` conditions.
     pub ready_kinds: Vec<String>,
+    /// Extra status fields a ready custom resource of a kind (`group/Kind` or
+    /// `Kind`) gets, as its operator would write them (`{"phase": "..."}`).
+    pub ready_status: Vec<(String, serde_json::Value)>,
+    /// Secrets an operator creates for its custom resources once they are ready.
+    pub generated_secrets: Vec<GeneratedSecret>,
     /// How often the built-in controllers run.
     pub tick: Duration,
     /// Create the `default`, `kube-system`, `kube-public` and `kube-node-lease` namespaces.
@@ -35,10 +40,24 @@ impl Default for SimOptions {
             port: 0,
             ready_after: Duration::from_millis(200),
             ready_kinds: Vec::new(),
+            ready_status: Vec::new(),
+            generated_secrets: Vec::new(),
             tick: Duration::from_millis(50),
             default_namespaces: true,
         }
     }
+}
+
+/// A Secret a simulated operator creates next to a ready custom resource, as
+/// CloudNativePG creates `<cluster>-app` for a `Cluster`.
+#[derive(Debug, Clone)]
+pub struct GeneratedSecret {
+    /// The custom resource's kind (`group/Kind` or `Kind`).
+    pub kind: String,
+    /// The Secret's name; `{name}` stands for the custom resource's name.
+    pub name: String,
+    /// Keys of the Secret; each gets a placeholder value.
+    pub keys: Vec<String>,
 }
 
 /// Everything request handlers and controllers share.

@@ -48,7 +48,7 @@ pub mod validation;
 pub mod write;
 pub mod yaml;
 
-pub use crate::core::SimOptions;
+pub use crate::core::{GeneratedSecret, SimOptions};
 pub use faults::{Fault, FaultRule};
 
 use std::path::Path;

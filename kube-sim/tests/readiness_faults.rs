@@ -635,3 +635,64 @@ async fn counters_count_requests_per_verb_and_resource() {
     sim.counters().reset();
     assert_eq!(sim.counters().total(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulated_operators_write_their_status_and_secrets() {
+    let options = SimOptions {
+        ready_kinds: vec!["example.com/Database".into()],
+        ready_status: vec![(
+            "Database".into(),
+            json!({"phase": "Cluster in healthy state"}),
+        )],
+        generated_secrets: vec![kube_sim::GeneratedSecret {
+            kind: "example.com/Database".into(),
+            name: "{name}-app".into(),
+            keys: vec!["username".into(), "password".into()],
+        }],
+        ..Default::default()
+    };
+    let (_sim, client) = setup_with(options, "rf-operator").await;
+    install_crd(
+        &client,
+        crd_json(
+            "example.com",
+            "Database",
+            "databases",
+            "Namespaced",
+            json!({"size": {"type": "integer"}}),
+        ),
+    )
+    .await;
+    let dbs: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "rf-operator",
+        &resource("example.com", "v1", "Database", "databases"),
+    );
+    dbs.create(
+        &PostParams::default(),
+        &dynobj(json!({"apiVersion": "example.com/v1", "kind": "Database", "metadata": {"name": "pg"}, "spec": {"size": 1}})),
+    )
+    .await
+    .expect("create");
+    let status = eventually("the database to be ready", || async {
+        let db = dbs.get("pg").await.expect("get");
+        db.data
+            .get("status")
+            .filter(|s| s["phase"] == "Cluster in healthy state")
+            .cloned()
+    })
+    .await;
+    assert_eq!(status["conditions"][0]["type"], "Ready");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), "rf-operator");
+    let secret = secrets
+        .get("pg-app")
+        .await
+        .expect("the operator's secret exists once the database is ready");
+    let keys: Vec<&String> = secret.data.as_ref().expect("data").keys().collect();
+    assert_eq!(keys, vec!["password", "username"]);
+    assert_eq!(
+        secret.metadata.owner_references.expect("owned")[0].name,
+        "pg"
+    );
+}
