@@ -62,7 +62,9 @@ pub fn category_of_status(code: u16) -> Category {
 pub fn category_of_kube(e: &kube::Error) -> Category {
     match e {
         kube::Error::Api(s) => category_of_status(s.code),
-        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => Category::Transient,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+            Category::Transient
+        }
         _ => Category::Transient,
     }
 }

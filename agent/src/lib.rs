@@ -10,5 +10,7 @@
 pub mod apply;
 pub mod cli;
 pub mod error;
+pub mod health;
 pub mod model;
+pub mod report;
 pub mod state;

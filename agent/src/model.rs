@@ -43,7 +43,10 @@ impl Object {
 
     /// An annotation's value.
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.json.pointer("/metadata/annotations")?.get(key)?.as_str()
+        self.json
+            .pointer("/metadata/annotations")?
+            .get(key)?
+            .as_str()
     }
 }
 
@@ -68,7 +71,12 @@ pub struct ObjRef {
 impl ObjRef {
     /// The reference of a JSON object.
     pub fn of(v: &Value) -> ObjRef {
-        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         ObjRef {
             api_version: s("/apiVersion"),
             kind: s("/kind"),
@@ -79,12 +87,18 @@ impl ObjRef {
 
     /// The API group (`apps`; empty for core).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+        self.api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
     }
 
     /// The API version without group (`v1`).
     pub fn version(&self) -> &str {
-        self.api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or(&self.api_version)
+        self.api_version
+            .rsplit_once('/')
+            .map(|(_, v)| v)
+            .unwrap_or(&self.api_version)
     }
 
     fn identity(&self) -> (&str, &str, &str, &str) {
@@ -120,7 +134,11 @@ impl Ord for ObjRef {
 
 impl fmt::Display for ObjRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.group().is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group()) };
+        let kind = if self.group().is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group())
+        };
         if self.namespace.is_empty() {
             write!(f, "{kind}/{}", self.name)
         } else {
@@ -153,8 +171,12 @@ mod tests {
 
     #[test]
     fn references_ignore_the_api_version() {
-        let a = ObjRef::of(&json!({"apiVersion": "apps/v1beta1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}}));
-        let b = ObjRef::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}}));
+        let a = ObjRef::of(
+            &json!({"apiVersion": "apps/v1beta1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}}),
+        );
+        let b = ObjRef::of(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}}),
+        );
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "Deployment.apps n/x");
     }

@@ -19,7 +19,9 @@ pub enum ApplyError {
         category: Category,
     },
     /// The kind is not served by the cluster.
-    #[error("{origin}: {object}: the cluster does not serve {api_version} {kind} (is its CRD installed in an earlier wave?)")]
+    #[error(
+        "{origin}: {object}: the cluster does not serve {api_version} {kind} (is its CRD installed in an earlier wave?)"
+    )]
     UnknownKind {
         /// The object.
         object: ObjRef,

@@ -16,12 +16,18 @@ pub const JOB_DIGEST: &str = "wavesync.io/job-digest";
 /// Whether an object is a batch Job.
 pub fn is_job(obj: &Object) -> bool {
     obj.json.get("kind").and_then(Value::as_str) == Some("Job")
-        && obj.json.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("batch/"))
+        && obj
+            .json
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("batch/"))
 }
 
 /// Adds the content digest annotation to a Job.
 pub fn stamp(obj: &mut Object) {
-    let digest = hex(&Sha256::digest(serde_json::to_vec(&obj.json).unwrap_or_default()));
+    let digest = hex(&Sha256::digest(
+        serde_json::to_vec(&obj.json).unwrap_or_default(),
+    ));
     let meta = &mut obj.json["metadata"];
     if !meta.get("annotations").is_some_and(Value::is_object) {
         meta["annotations"] = serde_json::json!({});
@@ -38,26 +44,48 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// Lookup failures, or the old Job not going away in time.
-pub async fn replace_if_changed(resolver: &Resolver, obj: &Object, timeout: Duration) -> Result<bool, ApplyError> {
+pub async fn replace_if_changed(
+    resolver: &Resolver,
+    obj: &Object,
+    timeout: Duration,
+) -> Result<bool, ApplyError> {
     let r = obj.reference();
-    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else { return Ok(false) };
+    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
+        return Ok(false);
+    };
     let api = resolver.api(&resolved, &r.namespace);
     let live = api
         .get_opt(&r.name)
         .await
-        .map_err(|source| ApplyError::Lookup { what: format!("get {r}"), source })?;
+        .map_err(|source| ApplyError::Lookup {
+            what: format!("get {r}"),
+            source,
+        })?;
     let Some(live) = live else { return Ok(false) };
     let wanted = obj.annotation(JOB_DIGEST);
-    let have = live.metadata.annotations.as_ref().and_then(|a| a.get(JOB_DIGEST)).map(String::as_str);
+    let have = live
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(JOB_DIGEST))
+        .map(String::as_str);
     if wanted == have {
         return Ok(false);
     }
     tracing::info!(job = %r, "job content changed; recreating it");
-    let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+    let dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    };
     match api.delete(&r.name, &dp).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => return Ok(true),
-        Err(source) => return Err(ApplyError::Lookup { what: format!("delete {r}"), source }),
+        Err(source) => {
+            return Err(ApplyError::Lookup {
+                what: format!("delete {r}"),
+                source,
+            });
+        }
     }
     let start = Instant::now();
     while start.elapsed() < timeout {
@@ -66,5 +94,8 @@ pub async fn replace_if_changed(resolver: &Resolver, obj: &Object, timeout: Dura
             Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    Err(ApplyError::Timeout(format!("{}: old {r} was not deleted within {timeout:?}", obj.origin)))
+    Err(ApplyError::Timeout(format!(
+        "{}: old {r} was not deleted within {timeout:?}",
+        obj.origin
+    )))
 }

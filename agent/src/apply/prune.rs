@@ -22,22 +22,41 @@ pub struct PruneOutcome {
 }
 
 /// Why an object must not be deleted, if it must not.
-pub fn protected(r: &ObjRef, annotation: Option<&str>, owner: Option<&str>, waveset: &str) -> Option<String> {
+pub fn protected(
+    r: &ObjRef,
+    annotation: Option<&str>,
+    owner: Option<&str>,
+    waveset: &str,
+) -> Option<String> {
     if annotation == Some("false") {
         return Some(format!("annotated {PRUNE_ANNOTATION}: \"false\""));
     }
     if owner.is_some_and(|o| o != waveset) {
-        return Some(format!("now managed by WaveSet {:?}", owner.unwrap_or_default()));
+        return Some(format!(
+            "now managed by WaveSet {:?}",
+            owner.unwrap_or_default()
+        ));
     }
-    let guarded = matches!((r.group(), r.kind.as_str()), ("", "PersistentVolumeClaim") | ("", "Namespace"));
+    let guarded = matches!(
+        (r.group(), r.kind.as_str()),
+        ("", "PersistentVolumeClaim") | ("", "Namespace")
+    );
     if guarded && annotation != Some("true") {
-        return Some(format!("{} objects are only pruned when annotated {PRUNE_ANNOTATION}: \"true\"", r.kind));
+        return Some(format!(
+            "{} objects are only pruned when annotated {PRUNE_ANNOTATION}: \"true\"",
+            r.kind
+        ));
     }
     None
 }
 
 /// Deletes `stale` objects, with the safety rails above.
-pub async fn prune(resolver: &Resolver, waveset: &str, stale: &[ObjRef], dry_run: bool) -> PruneOutcome {
+pub async fn prune(
+    resolver: &Resolver,
+    waveset: &str,
+    stale: &[ObjRef],
+    dry_run: bool,
+) -> PruneOutcome {
     let mut out = PruneOutcome::default();
     for r in stale {
         match prune_one(resolver, waveset, r, dry_run).await {
@@ -49,25 +68,52 @@ pub async fn prune(resolver: &Resolver, waveset: &str, stale: &[ObjRef], dry_run
     out
 }
 
-async fn prune_one(resolver: &Resolver, waveset: &str, r: &ObjRef, dry_run: bool) -> Result<Option<String>, ApplyError> {
+async fn prune_one(
+    resolver: &Resolver,
+    waveset: &str,
+    r: &ObjRef,
+    dry_run: bool,
+) -> Result<Option<String>, ApplyError> {
     let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
         // The type itself is gone (its CRD was removed): so is the object.
         return Ok(None);
     };
     let api = resolver.api(&resolved, &r.namespace);
-    let live = api.get_opt(&r.name).await.map_err(|source| ApplyError::Lookup { what: format!("get {r}"), source })?;
+    let live = api
+        .get_opt(&r.name)
+        .await
+        .map_err(|source| ApplyError::Lookup {
+            what: format!("get {r}"),
+            source,
+        })?;
     let Some(live) = live else { return Ok(None) };
-    let annotation = live.metadata.annotations.as_ref().and_then(|a| a.get(PRUNE_ANNOTATION)).map(String::as_str);
-    let owner = live.metadata.labels.as_ref().and_then(|l| l.get(WAVESET_LABEL)).map(String::as_str);
+    let annotation = live
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PRUNE_ANNOTATION))
+        .map(String::as_str);
+    let owner = live
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(WAVESET_LABEL))
+        .map(String::as_str);
     if let Some(why) = protected(r, annotation, owner, waveset) {
         return Ok(Some(why));
     }
-    let mut dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+    let mut dp = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..Default::default()
+    };
     dp.dry_run = dry_run;
     match api.delete(&r.name, &dp).await {
         Ok(_) => Ok(None),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(source) => Err(ApplyError::Lookup { what: format!("delete {r}"), source }),
+        Err(source) => Err(ApplyError::Lookup {
+            what: format!("delete {r}"),
+            source,
+        }),
     }
 }
 
@@ -76,7 +122,12 @@ mod tests {
     use super::*;
 
     fn r(kind: &str) -> ObjRef {
-        ObjRef { api_version: "v1".into(), kind: kind.into(), namespace: "ns".into(), name: "x".into() }
+        ObjRef {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: "ns".into(),
+            name: "x".into(),
+        }
     }
 
     #[test]

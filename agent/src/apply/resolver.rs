@@ -27,7 +27,10 @@ pub struct Resolver {
 impl Resolver {
     /// An empty cache over `client`.
     pub fn new(client: kube::Client) -> Self {
-        Resolver { client, cache: Arc::new(RwLock::new(HashMap::new())) }
+        Resolver {
+            client,
+            cache: Arc::new(RwLock::new(HashMap::new())),
+        }
     }
 
     /// The client.
@@ -43,18 +46,30 @@ impl Resolver {
         let discovery = kube::Discovery::new(self.client.clone())
             .run()
             .await
-            .map_err(|source| ApplyError::Lookup { what: "API discovery".into(), source })?;
+            .map_err(|source| ApplyError::Lookup {
+                what: "API discovery".into(),
+                source,
+            })?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         for group in discovery.groups() {
             for (ar, caps) in group.resources_by_stability() {
                 let key = (ar.api_version.clone(), ar.kind.clone());
-                cache.insert(key, Some(Resolved { namespaced: caps.scope == Scope::Namespaced, resource: ar }));
+                cache.insert(
+                    key,
+                    Some(Resolved {
+                        namespaced: caps.scope == Scope::Namespaced,
+                        resource: ar,
+                    }),
+                );
             }
             // Non-preferred versions are served too.
             for v in group.versions() {
                 for (ar, caps) in group.versioned_resources(v) {
                     let key = (ar.api_version.clone(), ar.kind.clone());
-                    cache.entry(key).or_insert(Some(Resolved { namespaced: caps.scope == Scope::Namespaced, resource: ar }));
+                    cache.entry(key).or_insert(Some(Resolved {
+                        namespaced: caps.scope == Scope::Namespaced,
+                        resource: ar,
+                    }));
                 }
             }
         }
@@ -64,24 +79,39 @@ impl Resolver {
     /// A cached answer only (for planning, which is synchronous).
     pub fn cached(&self, api_version: &str, kind: &str) -> Option<Resolved> {
         let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
-        cache.get(&(api_version.to_string(), kind.to_string())).cloned().flatten()
+        cache
+            .get(&(api_version.to_string(), kind.to_string()))
+            .cloned()
+            .flatten()
     }
 
     /// Resolves a kind, asking the server when the cache has no answer.
     ///
     /// # Errors
     /// Discovery failures other than "not served" (which is `Ok(None)`).
-    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Option<Resolved>, ApplyError> {
+    pub async fn resolve(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<Resolved>, ApplyError> {
         if let Some(r) = self.cached(api_version, kind) {
             return Ok(Some(r));
         }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let found = match oneshot::pinned_kind(&self.client, &gvk).await {
-            Ok((ar, caps)) => Some(Resolved { resource: ar, namespaced: caps.scope == Scope::Namespaced }),
+            Ok((ar, caps)) => Some(Resolved {
+                resource: ar,
+                namespaced: caps.scope == Scope::Namespaced,
+            }),
             Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(kube::Error::Discovery(_)) => None,
-            Err(source) => return Err(ApplyError::Lookup { what: format!("discovery of {api_version} {kind}"), source }),
+            Err(source) => {
+                return Err(ApplyError::Lookup {
+                    what: format!("discovery of {api_version} {kind}"),
+                    source,
+                });
+            }
         };
         if found.is_some() {
             let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());

@@ -1,9 +1,9 @@
 //! Server-side apply of one object, with retries of transient failures and
 //! Secret values kept out of every error message.
 
+use super::FIELD_MANAGER;
 use super::error::ApplyError;
 use super::resolver::Resolver;
-use super::FIELD_MANAGER;
 use crate::error::{Category, category_of_status};
 use crate::model::Object;
 use kube::api::{Patch, PatchParams};
@@ -23,14 +23,20 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { attempts: 6, initial: Duration::from_millis(200), max: Duration::from_secs(5) }
+        Backoff {
+            attempts: 6,
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+        }
     }
 }
 
 impl Backoff {
     /// The delay before attempt `n` (1-based retries).
     pub fn delay(&self, n: u32) -> Duration {
-        let d = self.initial.saturating_mul(2u32.saturating_pow(n.saturating_sub(1)));
+        let d = self
+            .initial
+            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1)));
         d.min(self.max)
     }
 }
@@ -40,7 +46,12 @@ impl Backoff {
 /// # Errors
 /// [`ApplyError::UnknownKind`] when the cluster does not serve the kind,
 /// [`ApplyError::Api`] when the server rejects it (after retrying transient failures).
-pub async fn apply(resolver: &Resolver, obj: &Object, dry_run: bool, backoff: Backoff) -> Result<Value, ApplyError> {
+pub async fn apply(
+    resolver: &Resolver,
+    obj: &Object,
+    dry_run: bool,
+    backoff: Backoff,
+) -> Result<Value, ApplyError> {
     let r = obj.reference();
     let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
         return Err(ApplyError::UnknownKind {
@@ -65,7 +76,12 @@ pub async fn apply(resolver: &Resolver, obj: &Object, dry_run: bool, backoff: Ba
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     continue;
                 }
-                return Err(ApplyError::Api { object: r, origin: obj.origin.clone(), message, category });
+                return Err(ApplyError::Api {
+                    object: r,
+                    origin: obj.origin.clone(),
+                    message,
+                    category,
+                });
             }
         }
     }
@@ -74,7 +90,10 @@ pub async fn apply(resolver: &Resolver, obj: &Object, dry_run: bool, backoff: Ba
 /// The message and category of a client error, Secret values masked.
 pub fn describe(e: &kube::Error, obj: &Object) -> (String, Category) {
     let (message, category) = match e {
-        kube::Error::Api(s) => (format!("{} ({} {})", s.message, s.code, s.reason), category_of_status(s.code)),
+        kube::Error::Api(s) => (
+            format!("{} ({} {})", s.message, s.code, s.reason),
+            category_of_status(s.code),
+        ),
         other => (other.to_string(), crate::error::category_of_kube(other)),
     };
     (redact_secret_values(&message, &obj.json), category)
@@ -87,7 +106,12 @@ pub fn redact_secret_values(message: &str, obj: &Value) -> String {
     }
     let mut out = message.to_string();
     for field in ["data", "stringData"] {
-        for v in obj.get(field).and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+        for v in obj
+            .get(field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
             if let Some(s) = v.as_str().filter(|s| s.len() >= 3) {
                 out = out.replace(s, "***");
             }
@@ -112,7 +136,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let b = Backoff { attempts: 5, initial: Duration::from_millis(100), max: Duration::from_millis(300) };
+        let b = Backoff {
+            attempts: 5,
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(300),
+        };
         assert_eq!(b.delay(1), Duration::from_millis(100));
         assert_eq!(b.delay(2), Duration::from_millis(200));
         assert_eq!(b.delay(3), Duration::from_millis(300));

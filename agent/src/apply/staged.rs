@@ -38,7 +38,11 @@ pub struct Applier {
 }
 
 fn is_first_stage(o: &Object) -> bool {
-    let kind = o.json.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = o
+        .json
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     matches!(kind, "CustomResourceDefinition" | "Namespace")
 }
 
@@ -49,7 +53,13 @@ fn is_crd(o: &Object) -> bool {
 impl Applier {
     /// An applier over `resolver` with default settings (8 in flight).
     pub fn new(resolver: Resolver) -> Self {
-        Applier { resolver, concurrency: 8, dry_run: false, backoff: Backoff::default(), crd_timeout: Duration::from_secs(60) }
+        Applier {
+            resolver,
+            concurrency: 8,
+            dry_run: false,
+            backoff: Backoff::default(),
+            crd_timeout: Duration::from_secs(60),
+        }
     }
 
     /// The resolver.
@@ -60,7 +70,8 @@ impl Applier {
     /// Applies `objects` (already in apply order) in two stages.
     pub async fn apply(&self, objects: &[Object]) -> ApplyOutcome {
         let mut out = ApplyOutcome::default();
-        let (first, rest): (Vec<&Object>, Vec<&Object>) = objects.iter().partition(|o| is_first_stage(o));
+        let (first, rest): (Vec<&Object>, Vec<&Object>) =
+            objects.iter().partition(|o| is_first_stage(o));
         for o in &first {
             match ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await {
                 Ok(_) => out.applied.push(o.reference()),
@@ -99,7 +110,13 @@ impl Applier {
     async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<(), ApplyError>) {
         let r = o.reference();
         if !jobs::is_job(o) {
-            return (r, false, ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await.map(|_| ()));
+            return (
+                r,
+                false,
+                ssa::apply(&self.resolver, o, self.dry_run, self.backoff)
+                    .await
+                    .map(|_| ()),
+            );
         }
         let mut job = o.clone();
         jobs::stamp(&mut job);
@@ -111,7 +128,13 @@ impl Applier {
                 Err(e) => return (r, false, Err(e)),
             }
         };
-        (r, recreated, ssa::apply(&self.resolver, &job, self.dry_run, self.backoff).await.map(|_| ()))
+        (
+            r,
+            recreated,
+            ssa::apply(&self.resolver, &job, self.dry_run, self.backoff)
+                .await
+                .map(|_| ()),
+        )
     }
 
     /// Waits until every CRD in `crds` is Established.
@@ -119,7 +142,9 @@ impl Applier {
         let start = Instant::now();
         for crd in crds {
             let r = crd.reference();
-            let Some(resolved) = self.resolver.resolve(&r.api_version, &r.kind).await? else { continue };
+            let Some(resolved) = self.resolver.resolve(&r.api_version, &r.kind).await? else {
+                continue;
+            };
             let api = self.resolver.api(&resolved, "");
             loop {
                 let live = api.get_opt(&r.name).await.ok().flatten();
@@ -127,7 +152,10 @@ impl Applier {
                     .as_ref()
                     .and_then(|l| l.data.pointer("/status/conditions"))
                     .and_then(Value::as_array)
-                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Established" && c["status"] == "True")
+                    });
                 if established {
                     break;
                 }

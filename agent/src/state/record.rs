@@ -201,7 +201,10 @@ pub const INVENTORY_KEY: &str = "inventory.json.gz";
 impl Record {
     /// A fresh record for `waveset`.
     pub fn new(waveset: &str) -> Self {
-        Record { waveset: waveset.to_string(), ..Default::default() }
+        Record {
+            waveset: waveset.to_string(),
+            ..Default::default()
+        }
     }
 
     /// The wave record named `name`, created (pending) if missing.
@@ -209,7 +212,10 @@ impl Record {
         if let Some(i) = self.waves.iter().position(|w| w.name == name) {
             return &mut self.waves[i];
         }
-        self.waves.push(WaveRecord { name: name.to_string(), ..Default::default() });
+        self.waves.push(WaveRecord {
+            name: name.to_string(),
+            ..Default::default()
+        });
         let last = self.waves.len() - 1;
         &mut self.waves[last]
     }
@@ -251,8 +257,11 @@ impl Record {
                 .decode(b64.trim())
                 .map_err(|e| DecodeError::Inventory(e.to_string()))?;
             let mut json = Vec::new();
-            GzDecoder::new(&bytes[..]).read_to_end(&mut json).map_err(|e| DecodeError::Inventory(e.to_string()))?;
-            r.inventory = serde_json::from_slice(&json).map_err(|e| DecodeError::Inventory(e.to_string()))?;
+            GzDecoder::new(&bytes[..])
+                .read_to_end(&mut json)
+                .map_err(|e| DecodeError::Inventory(e.to_string()))?;
+            r.inventory =
+                serde_json::from_slice(&json).map_err(|e| DecodeError::Inventory(e.to_string()))?;
         }
         Ok(r)
     }
@@ -276,7 +285,9 @@ mod tests {
         let mut r = Record::new("dataplane");
         r.phase = Phase::Installing;
         r.wave_mut("apps").status = WaveStatus::InProgress;
-        r.inventory.waves.insert("apps".into(), vec![objref(1), objref(2)]);
+        r.inventory
+            .waves
+            .insert("apps".into(), vec![objref(1), objref(2)]);
         let back = Record::decode(&r.to_json(), Some(&r.encode_inventory())).expect("decodes");
         assert_eq!(back, r);
     }
@@ -285,7 +296,10 @@ mod tests {
     fn five_thousand_objects_fit_far_under_the_object_limit() {
         let mut r = Record::new("dataplane");
         for w in 0..5 {
-            r.inventory.waves.insert(format!("wave-{w}"), (0..1000).map(|i| objref(w * 1000 + i)).collect());
+            r.inventory.waves.insert(
+                format!("wave-{w}"),
+                (0..1000).map(|i| objref(w * 1000 + i)).collect(),
+            );
             r.wave_mut(&format!("wave-{w}")).objects = 1000;
         }
         for i in 0..30 {
@@ -299,7 +313,16 @@ mod tests {
         }
         assert_eq!(r.history.len(), HISTORY);
         let size = r.to_json().len() + r.encode_inventory().len();
-        assert!(size < 256 * 1024, "record of 5,000 objects takes {size} bytes");
-        assert_eq!(Record::decode(&r.to_json(), Some(&r.encode_inventory())).expect("decodes").inventory.len(), 5000);
+        assert!(
+            size < 256 * 1024,
+            "record of 5,000 objects takes {size} bytes"
+        );
+        assert_eq!(
+            Record::decode(&r.to_json(), Some(&r.encode_inventory()))
+                .expect("decodes")
+                .inventory
+                .len(),
+            5000
+        );
     }
 }

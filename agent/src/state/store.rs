@@ -27,7 +27,9 @@ pub enum StateError {
         name: String,
     },
     /// The stored record is not readable.
-    #[error("state ConfigMap {name} holds an unreadable record ({source}); `wavesync reset` clears it")]
+    #[error(
+        "state ConfigMap {name} holds an unreadable record ({source}); `wavesync reset` clears it"
+    )]
     Corrupt {
         /// ConfigMap name.
         name: String,
@@ -81,8 +83,13 @@ impl StateStore {
 
     fn api_err(&self, source: kube::Error) -> StateError {
         match &source {
-            kube::Error::Api(s) if s.code == 409 => StateError::Conflict { name: self.name.clone() },
-            _ => StateError::Api { name: self.name.clone(), source },
+            kube::Error::Api(s) if s.code == 409 => StateError::Conflict {
+                name: self.name.clone(),
+            },
+            _ => StateError::Api {
+                name: self.name.clone(),
+                source,
+            },
         }
     }
 
@@ -91,17 +98,37 @@ impl StateStore {
     /// # Errors
     /// API failures and unreadable records.
     pub async fn load(&self) -> Result<Option<Loaded>, StateError> {
-        let Some(cm) = self.api.get_opt(&self.name).await.map_err(|e| self.api_err(e))? else {
+        let Some(cm) = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.api_err(e))?
+        else {
             return Ok(None);
         };
-        let json = cm.data.as_ref().and_then(|d| d.get(RECORD_KEY)).cloned().unwrap_or_default();
-        let inventory = cm.binary_data.as_ref().and_then(|d| d.get(INVENTORY_KEY)).map(|b| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(&b.0)
-        });
-        let record = Record::decode(&json, inventory.as_deref())
-            .map_err(|source| StateError::Corrupt { name: self.name.clone(), source })?;
-        Ok(Some(Loaded { record, resource_version: cm.metadata.resource_version.unwrap_or_default() }))
+        let json = cm
+            .data
+            .as_ref()
+            .and_then(|d| d.get(RECORD_KEY))
+            .cloned()
+            .unwrap_or_default();
+        let inventory = cm
+            .binary_data
+            .as_ref()
+            .and_then(|d| d.get(INVENTORY_KEY))
+            .map(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(&b.0)
+            });
+        let record =
+            Record::decode(&json, inventory.as_deref()).map_err(|source| StateError::Corrupt {
+                name: self.name.clone(),
+                source,
+            })?;
+        Ok(Some(Loaded {
+            record,
+            resource_version: cm.metadata.resource_version.unwrap_or_default(),
+        }))
     }
 
     /// Writes the record: creates it when `resource_version` is `None`, else
@@ -109,7 +136,11 @@ impl StateStore {
     ///
     /// # Errors
     /// [`StateError::Conflict`] when another writer got there first.
-    pub async fn save(&self, record: &Record, resource_version: Option<&str>) -> Result<String, StateError> {
+    pub async fn save(
+        &self,
+        record: &Record,
+        resource_version: Option<&str>,
+    ) -> Result<String, StateError> {
         use base64::Engine;
         let inventory = base64::engine::general_purpose::STANDARD
             .decode(record.encode_inventory())
@@ -119,16 +150,25 @@ impl StateStore {
                 name: Some(self.name.clone()),
                 resource_version: resource_version.map(String::from),
                 labels: Some(BTreeMap::from([
-                    ("app.kubernetes.io/managed-by".to_string(), "wavesync".to_string()),
+                    (
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "wavesync".to_string(),
+                    ),
                     ("wavesync.io/waveset".to_string(), self.waveset.clone()),
                 ])),
                 ..Default::default()
             },
             data: Some(BTreeMap::from([(RECORD_KEY.to_string(), record.to_json())])),
-            binary_data: Some(BTreeMap::from([(INVENTORY_KEY.to_string(), ByteString(inventory))])),
+            binary_data: Some(BTreeMap::from([(
+                INVENTORY_KEY.to_string(),
+                ByteString(inventory),
+            )])),
             ..Default::default()
         };
-        let pp = PostParams { field_manager: Some("wavesync".into()), ..Default::default() };
+        let pp = PostParams {
+            field_manager: Some("wavesync".into()),
+            ..Default::default()
+        };
         let written = match resource_version {
             None => self.api.create(&pp, &cm).await,
             Some(_) => self.api.replace(&self.name, &pp, &cm).await,

@@ -1,0 +1,161 @@
+//! Progress of a sync, wave by wave: printed for people on a terminal and
+//! logged through `tracing` for everyone else.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Something that happened during a sync.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A sync of `revision` started.
+    SyncStarted {
+        /// Revision.
+        revision: String,
+        /// Number of waves.
+        waves: usize,
+    },
+    /// The revision is already applied and healthy: nothing to do.
+    UpToDate {
+        /// Revision.
+        revision: String,
+    },
+    /// A wave was verified (same digest, still healthy) and skipped.
+    WaveVerified {
+        /// Wave name.
+        wave: String,
+    },
+    /// A wave started.
+    WaveStarted {
+        /// 1-based position.
+        index: usize,
+        /// Number of waves.
+        total: usize,
+        /// Wave name.
+        wave: String,
+        /// Objects to apply.
+        objects: usize,
+    },
+    /// A component was skipped by its `skipIf` rule.
+    ComponentSkipped {
+        /// Wave name.
+        wave: String,
+        /// Component name.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// A wave's objects were applied.
+    WaveApplied {
+        /// Wave name.
+        wave: String,
+        /// Objects applied.
+        applied: usize,
+        /// Jobs recreated because their content changed.
+        recreated_jobs: usize,
+    },
+    /// Still waiting for objects to become healthy.
+    WaveWaiting {
+        /// Wave name.
+        wave: String,
+        /// Objects not ready yet.
+        pending: usize,
+        /// The first one's reason.
+        example: String,
+    },
+    /// Objects removed from Git were pruned.
+    Pruned {
+        /// Wave name.
+        wave: String,
+        /// How many.
+        deleted: usize,
+        /// How many were kept by the safety rails.
+        kept: usize,
+    },
+    /// A wave is healthy.
+    WaveCompleted {
+        /// Wave name.
+        wave: String,
+        /// How long it took.
+        took: Duration,
+    },
+    /// A wave failed.
+    WaveFailed {
+        /// Wave name.
+        wave: String,
+        /// Why.
+        message: String,
+    },
+    /// The sync ended.
+    SyncFinished {
+        /// Final phase.
+        phase: String,
+        /// How long it took.
+        took: Duration,
+    },
+}
+
+/// Receives progress events.
+pub trait Progress: Send + Sync {
+    /// Records one event.
+    fn event(&self, e: &Event);
+}
+
+/// Only logs (the in-cluster agent).
+pub struct LogProgress;
+
+impl Progress for LogProgress {
+    fn event(&self, e: &Event) {
+        tracing::info!(event = ?e, "sync progress");
+    }
+}
+
+/// Prints one line per event, for people watching a terminal.
+pub struct TerminalProgress {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Default for TerminalProgress {
+    fn default() -> Self {
+        TerminalProgress { out: Mutex::new(Box::new(std::io::stdout())) }
+    }
+}
+
+impl TerminalProgress {
+    /// Prints to `out` instead of stdout.
+    pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
+        TerminalProgress { out: Mutex::new(out) }
+    }
+}
+
+/// The line printed for an event (None: nothing to print).
+pub fn line(e: &Event) -> Option<String> {
+    Some(match e {
+        Event::SyncStarted { revision, waves } => {
+            format!("syncing revision {} ({waves} waves)", &revision[..revision.len().min(12)])
+        }
+        Event::UpToDate { revision } => format!("revision {} is applied and Ready: nothing to do", &revision[..revision.len().min(12)]),
+        Event::WaveVerified { wave } => format!("  ✓ {wave}: unchanged and healthy, skipped"),
+        Event::WaveStarted { index, total, wave, objects } => format!("▶ wave {index}/{total} {wave}: applying {objects} objects"),
+        Event::ComponentSkipped { wave, component, reason } => format!("  ↷ {wave}/{component} skipped: {reason}"),
+        Event::WaveApplied { wave, applied, recreated_jobs } => {
+            let jobs = if *recreated_jobs > 0 { format!(", {recreated_jobs} Job(s) recreated") } else { String::new() };
+            format!("  · {wave}: {applied} applied{jobs}; waiting for health")
+        }
+        Event::WaveWaiting { wave, pending, example } => format!("  … {wave}: {pending} not ready yet ({example})"),
+        Event::Pruned { wave, deleted, kept } => format!("  − {wave}: pruned {deleted}, kept {kept}"),
+        Event::WaveCompleted { wave, took } => format!("  ✓ {wave} healthy in {:.1}s", took.as_secs_f64()),
+        Event::WaveFailed { wave, message } => format!("  ✗ {wave} failed: {message}"),
+        Event::SyncFinished { phase, took } => format!("phase {phase} after {:.1}s", took.as_secs_f64()),
+    })
+}
+
+impl Progress for TerminalProgress {
+    fn event(&self, e: &Event) {
+        if let Some(l) = line(e) {
+            let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = writeln!(out, "{l}");
+            let _ = out.flush();
+        }
+    }
+}
