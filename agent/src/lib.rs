@@ -12,5 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod health;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod report;
 pub mod state;

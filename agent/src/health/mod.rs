@@ -15,6 +15,7 @@
 mod cel;
 mod fields;
 mod rules;
+pub mod wait;
 #[cfg(test)]
 mod tests;
 

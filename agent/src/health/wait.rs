@@ -1,0 +1,123 @@
+//! Waiting for a wave's objects to become healthy: each object is read until
+//! [`assess`](super::assess) says Ready; NotFound and transient API errors mean
+//! "not yet", a Failed object fails the wait at once, and the wave's timeout
+//! bounds the whole.
+
+use super::{CompiledRule, Health, assess};
+use crate::apply::Resolver;
+use crate::error::{Categorized, Category, category_of_kube};
+use crate::model::ObjRef;
+use futures::StreamExt;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Why a wait ended without every object healthy.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    /// An object reported failure (a Job's Failed condition, a failed rule).
+    #[error("{object}: {message}")]
+    Failed {
+        /// The object.
+        object: ObjRef,
+        /// Why, from its status.
+        message: String,
+    },
+    /// The timeout passed with objects still not ready.
+    #[error("timed out after {timeout:?} waiting for {}", describe(pending))]
+    Timeout {
+        /// The timeout.
+        timeout: Duration,
+        /// Objects still not ready, with why.
+        pending: Vec<(ObjRef, String)>,
+    },
+    /// Reading an object was refused.
+    #[error("reading {object}: {source}")]
+    Forbidden {
+        /// The object.
+        object: ObjRef,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn describe(pending: &[(ObjRef, String)]) -> String {
+    let mut parts: Vec<String> = pending.iter().take(3).map(|(r, why)| format!("{r} ({why})")).collect();
+    if pending.len() > 3 {
+        parts.push(format!("and {} more", pending.len() - 3));
+    }
+    parts.join(", ")
+}
+
+impl Categorized for WaitError {
+    fn category(&self) -> Category {
+        match self {
+            WaitError::Failed { .. } | WaitError::Timeout { .. } => Category::Component,
+            WaitError::Forbidden { .. } => Category::Permission,
+        }
+    }
+}
+
+/// Reads one object: `Ok(None)` when it does not exist (yet).
+async fn read(resolver: &Resolver, r: &ObjRef) -> Result<Option<Value>, kube::Error> {
+    let Ok(Some(resolved)) = resolver.resolve(&r.api_version, &r.kind).await else { return Ok(None) };
+    let api = resolver.api(&resolved, &r.namespace);
+    Ok(api.get_opt(&r.name).await?.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+}
+
+/// Waits until every object in `objects` is healthy.
+///
+/// `report` is called now and then with the number still pending and the first one's reason.
+///
+/// # Errors
+/// See [`WaitError`].
+pub async fn wait_healthy(
+    resolver: &Resolver,
+    objects: &[ObjRef],
+    rules: &[CompiledRule],
+    timeout: Duration,
+    report: &(dyn Fn(usize, &str) + Send + Sync),
+) -> Result<(), WaitError> {
+    let start = Instant::now();
+    let mut pending: Vec<(ObjRef, String)> = objects.iter().map(|r| (r.clone(), "not checked yet".into())).collect();
+    let mut delay = Duration::from_millis(100);
+    let mut last_report = Instant::now();
+    loop {
+        let checks: Vec<(ObjRef, Result<Option<Value>, kube::Error>)> = futures::stream::iter(pending.iter().map(|(r, _)| r.clone()))
+            .map(|r| async move {
+                let res = read(resolver, &r).await;
+                (r, res)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut still = Vec::new();
+        for (r, res) in checks {
+            match res {
+                Ok(obj) => match assess(obj.as_ref(), rules) {
+                    Health::Ready => {}
+                    Health::Progressing(why) => still.push((r, why)),
+                    Health::Failed(message) => return Err(WaitError::Failed { object: r, message }),
+                },
+                Err(e) if category_of_kube(&e) == Category::Permission => {
+                    return Err(WaitError::Forbidden { object: r, source: e });
+                }
+                Err(e) => still.push((r, format!("not readable yet: {e}"))),
+            }
+        }
+        still.sort_by(|a, b| a.0.cmp(&b.0));
+        pending = still;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(WaitError::Timeout { timeout, pending });
+        }
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            report(pending.len(), &format!("{} {}", pending[0].0, pending[0].1));
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}

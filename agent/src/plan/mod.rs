@@ -1,0 +1,162 @@
+//! Plan: the third stage of the pipeline (source → render → **plan** →
+//! apply → health → state → report).
+//!
+//! Takes the rendered objects of every wave and component and decides what
+//! apply will do, without touching a cluster: which wave each object belongs
+//! to (the `wavesync.io/wave` annotation moves it), its namespace (defaulted,
+//! or removed on cluster-scoped kinds), wavesync's labels, the apply order
+//! inside each component (CRDs and Namespaces first, custom resources last;
+//! the `order` submodule has the classes) and a digest per wave that changes
+//! exactly when what would be applied changes (the `digest` submodule has the
+//! format). Pure: the same input gives the same
+//! plan, byte for byte.
+
+mod assign;
+mod digest;
+mod error;
+mod labels;
+mod namespace;
+mod order;
+mod scopes;
+
+pub use error::PlanError;
+pub use labels::{COMPONENT_LABEL, WAVE_ANNOTATION, WAVE_LABEL, WAVESET_LABEL};
+pub use scopes::{Builtin, Scopes};
+
+use crate::model::{ObjRef, Object, Origin};
+use scopes::{CrdScopes, Layered};
+use std::collections::HashMap;
+
+/// The namespace of namespaced objects that name none, when the caller gives none.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Input: per wave (in order), per component, the rendered objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveInput {
+    /// The wave's name.
+    pub name: String,
+    /// Its components in declaration order: name and rendered objects.
+    pub components: Vec<(String, Vec<Object>)>,
+}
+
+/// What apply should do, wave by wave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The waves, in order.
+    pub waves: Vec<PlannedWave>,
+}
+
+/// One wave of a [`Plan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedWave {
+    /// The wave's name.
+    pub name: String,
+    /// Its components, in declaration order (then components created for
+    /// objects moved here by annotation).
+    pub components: Vec<PlannedComponent>,
+    /// Hex SHA-256 of the wave's canonical objects, prefixed by the wave and
+    /// component names; origins (files, lines) are not part of it.
+    pub digest: String,
+}
+
+/// One component of a [`PlannedWave`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedComponent {
+    /// The component's name.
+    pub name: String,
+    /// The objects, labelled, with namespaces settled, in apply order.
+    pub objects: Vec<Object>,
+}
+
+/// Plans the rendered objects of a WaveSet into ordered waves with digests.
+///
+/// `default_namespace` goes to namespaced objects that name none
+/// ([`DEFAULT_NAMESPACE`] when `None`). `scopes` is consulted for kinds that
+/// are neither built in nor declared by a CRD of this or an earlier wave
+/// (pass [`Builtin`] when there is no cluster to ask).
+///
+/// # Errors
+/// A [`PlanError`] naming the object and its file: an unknown wave in an
+/// annotation, an object declared twice, a kind of unknown scope, invalid
+/// names or metadata.
+pub fn plan(
+    waveset_name: &str,
+    default_namespace: Option<&str>,
+    input: Vec<WaveInput>,
+    scopes: &dyn Scopes,
+) -> Result<Plan, PlanError> {
+    assign::check_names(waveset_name, &input)?;
+    let default_namespace = default_namespace.unwrap_or(DEFAULT_NAMESPACE);
+    let mut crds = CrdScopes::default();
+    let mut seen = HashMap::new();
+    let mut waves = Vec::new();
+    for wave in assign::by_annotation(input)? {
+        wave.components
+            .iter()
+            .flat_map(|(_, objects)| objects)
+            .for_each(|o| crds.add(o));
+        let scopes = Layered([&Builtin, &crds, scopes]);
+        let ctx = Context {
+            waveset: waveset_name,
+            wave: &wave.name,
+            default_namespace,
+            scopes: &scopes,
+        };
+        let components = wave
+            .components
+            .into_iter()
+            .map(|(name, objects)| ctx.component(name, objects, &mut seen))
+            .collect::<Result<Vec<_>, _>>()?;
+        let digest = digest::wave_digest(&wave.name, &components);
+        waves.push(PlannedWave {
+            name: wave.name,
+            components,
+            digest,
+        });
+    }
+    Ok(Plan { waves })
+}
+
+/// What planning one wave needs to know.
+struct Context<'a> {
+    waveset: &'a str,
+    wave: &'a str,
+    default_namespace: &'a str,
+    scopes: &'a dyn Scopes,
+}
+
+impl Context<'_> {
+    /// Settles namespaces, checks for duplicates (across the whole plan),
+    /// adds the labels and sorts a component's objects.
+    fn component(
+        &self,
+        name: String,
+        objects: Vec<Object>,
+        seen: &mut HashMap<ObjRef, Origin>,
+    ) -> Result<PlannedComponent, PlanError> {
+        let mut planned = Vec::with_capacity(objects.len());
+        for mut object in objects {
+            namespace::normalize(&mut object, self.scopes, self.default_namespace)?;
+            let r = object.reference();
+            if let Some(first) = seen.get(&r) {
+                let second = object.origin.clone();
+                return Err(PlanError::Duplicate {
+                    object: r.to_string(),
+                    first: first.clone(),
+                    second,
+                });
+            }
+            seen.insert(r, object.origin.clone());
+            labels::add(&mut object, self.waveset, self.wave, &name)?;
+            planned.push(object);
+        }
+        order::sort(&mut planned);
+        Ok(PlannedComponent {
+            name,
+            objects: planned,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! Errors of the render stage: each names the file (and where it can, the
+//! line, column and field) so that a user can fix the repository.
+
+use crate::error::{Categorized, Category};
+use std::path::PathBuf;
+
+/// Why a path could not be rendered into objects.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The path is absolute, uses `..` to climb out, or is (or contains) a
+    /// symlink that resolves outside the repository.
+    #[error("{path}: path leaves the repository")]
+    OutsideRepo {
+        /// The path as written (or as found while walking).
+        path: String,
+    },
+    /// The path does not exist in the repository.
+    #[error("{path}: no such file or directory in the repository")]
+    Missing {
+        /// The path as written.
+        path: String,
+    },
+    /// A file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory, relative to the repository root when known.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8 text.
+    #[error("{}: not UTF-8 text", file.display())]
+    NotUtf8 {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+    },
+    /// The placeholder substitution refused the file's text.
+    #[error("{}: substitution failed: {message}", file.display())]
+    Substitute {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+        /// What the substitution said.
+        message: String,
+    },
+    /// Malformed YAML or JSON (or a value JSON cannot hold, as kubectl refuses it too).
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Syntax {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A document is a scalar or a sequence where an object was expected.
+    #[error("{}:{line}: document {} is {found}, not a mapping (an object)", file.display(), doc + 1)]
+    NotAMapping {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+        /// The document's first line.
+        line: usize,
+        /// The document's index in the file (0-based).
+        doc: usize,
+        /// What was found instead (`a sequence`, `a string`…).
+        found: &'static str,
+    },
+    /// An object lacks `apiVersion`, `kind` or `metadata.name` (or it is not a
+    /// non-empty string).
+    #[error("{}:{line}: object has no {field} (a non-empty string is required)", file.display())]
+    MissingField {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+        /// The document's first line.
+        line: usize,
+        /// `apiVersion`, `kind` or `metadata.name`.
+        field: &'static str,
+    },
+    /// The path holds a source format that is not implemented yet.
+    #[error("{path}: {what} are not supported yet (overlays arrive with issue 4)")]
+    Unsupported {
+        /// The directory, relative to the repository root.
+        path: String,
+        /// `kustomize overlays (kustomization.yaml)` or `Helm charts (Chart.yaml)`.
+        what: &'static str,
+    },
+}
+
+impl Categorized for RenderError {
+    fn category(&self) -> Category {
+        match self {
+            RenderError::Io { .. } => Category::Transient,
+            _ => Category::Config,
+        }
+    }
+}

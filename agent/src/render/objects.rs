@@ -1,0 +1,197 @@
+//! From parsed documents to objects: skip empty documents, expand lists,
+//! check that every object names its apiVersion, kind and metadata.name.
+
+use super::RenderError;
+use super::yaml::Document;
+use crate::model::{Object, Origin};
+use serde_json::Value;
+use std::path::Path;
+
+/// Appends the objects of one document to `out`.
+///
+/// Empty and comment-only documents give nothing. A `kind: List` (or any
+/// `…List` kind with an `items` array, such as `ConfigMapList`) gives its
+/// items, recursively; as in kubectl, an item without both `apiVersion` and
+/// `kind` takes the list's `apiVersion` and its kind minus `List`. Unlike
+/// kubectl, a kind that does not end in `List` is never expanded, even with a
+/// top-level `items` field (kubectl would take such a custom resource for a
+/// list).
+///
+/// # Errors
+/// [`RenderError::NotAMapping`] and [`RenderError::MissingField`].
+pub(crate) fn collect(
+    doc: Document,
+    file: &Path,
+    out: &mut Vec<Object>,
+) -> Result<(), RenderError> {
+    let origin = Origin {
+        file: file.to_path_buf(),
+        doc: doc.index,
+        line: Some(doc.line),
+    };
+    let not_a_mapping = |found| RenderError::NotAMapping {
+        file: file.to_path_buf(),
+        line: doc.line,
+        doc: doc.index,
+        found,
+    };
+    match doc.value {
+        Value::Null => Ok(()),
+        Value::Object(_) => push(doc.value, &origin, out),
+        Value::Array(_) => Err(not_a_mapping("a sequence")),
+        Value::String(_) => Err(not_a_mapping("a string")),
+        Value::Number(_) => Err(not_a_mapping("a number")),
+        Value::Bool(_) => Err(not_a_mapping("a boolean")),
+    }
+}
+
+fn push(mut value: Value, origin: &Origin, out: &mut Vec<Object>) -> Result<(), RenderError> {
+    let list_kind = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(|k| k.strip_suffix("List"))
+        .map(str::to_owned);
+    let has_items = value.get("items").is_some_and(Value::is_array);
+    if let (Some(item_kind), true) = (list_kind, has_items) {
+        let items = value
+            .get_mut("items")
+            .map(Value::take)
+            .and_then(|v| match v {
+                Value::Array(items) => Some(items),
+                _ => None,
+            });
+        let api_version = value.get("apiVersion").cloned().unwrap_or(Value::Null);
+        for mut item in items.unwrap_or_default() {
+            let Some(fields) = item.as_object_mut() else {
+                return Err(RenderError::NotAMapping {
+                    file: origin.file.clone(),
+                    line: origin.line.unwrap_or(1),
+                    doc: origin.doc,
+                    found: "a list with an item that is not a mapping",
+                });
+            };
+            if !fields.contains_key("kind") && !fields.contains_key("apiVersion") {
+                fields.insert("apiVersion".to_owned(), api_version.clone());
+                fields.insert("kind".to_owned(), Value::String(item_kind.clone()));
+            }
+            push(item, origin, out)?;
+        }
+        return Ok(());
+    }
+    check_required(&value, origin)?;
+    out.push(Object {
+        json: value,
+        origin: origin.clone(),
+    });
+    Ok(())
+}
+
+fn check_required(value: &Value, origin: &Origin) -> Result<(), RenderError> {
+    for (pointer, field) in [
+        ("/apiVersion", "apiVersion"),
+        ("/kind", "kind"),
+        ("/metadata/name", "metadata.name"),
+    ] {
+        if value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(RenderError::MissingField {
+                file: origin.file.clone(),
+                line: origin.line.unwrap_or(1),
+                field,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn objects(value: Value) -> Result<Vec<Object>, RenderError> {
+        let mut out = Vec::new();
+        collect(
+            Document {
+                index: 0,
+                line: 3,
+                value,
+            },
+            Path::new("f.yaml"),
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    #[test]
+    fn lists_expand_into_their_items_like_kubectl() {
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+            {"apiVersion": "v1", "kind": "List", "items": [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}]},
+        ]});
+        let names: Vec<_> = objects(list)
+            .expect("ok")
+            .iter()
+            .map(|o| o.reference().to_string())
+            .collect();
+        assert_eq!(names, ["ConfigMap/a", "Secret/b"]);
+        let typed = json!({"apiVersion": "v1", "kind": "ConfigMapList", "items": [{"metadata": {"name": "c"}}]});
+        let out = objects(typed).expect("ok");
+        assert_eq!(
+            out[0].json,
+            json!({"metadata": {"name": "c"}, "apiVersion": "v1", "kind": "ConfigMap"})
+        );
+        assert_eq!(out[0].origin.line, Some(3));
+    }
+
+    #[test]
+    fn empty_documents_give_nothing_and_scalars_are_refused() {
+        assert!(objects(Value::Null).expect("ok").is_empty());
+        let e = objects(json!(["a"])).expect_err("sequence");
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:3: document 1 is a sequence, not a mapping (an object)"
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let cases = [
+            (
+                json!({"kind": "ConfigMap", "metadata": {"name": "a"}}),
+                "apiVersion",
+            ),
+            (
+                json!({"apiVersion": "v1", "metadata": {"name": "a"}}),
+                "kind",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+                "metadata.name",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+                "metadata.name",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": ""}}),
+                "metadata.name",
+            ),
+            (
+                json!({"apiVersion": "v1", "kind": "List", "items": [{"metadata": {"name": "x"}}]}),
+                "kind",
+            ),
+        ];
+        for (value, field) in cases {
+            let e = objects(value).expect_err("missing field");
+            assert!(
+                matches!(e, RenderError::MissingField { field: f, .. } if f == field),
+                "{e}"
+            );
+            assert!(e.to_string().starts_with("f.yaml:3: object has no "), "{e}");
+        }
+    }
+}
