@@ -1,6 +1,6 @@
 //! The command line: subcommands and their flags.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// wavesync: GitOps for dataplane installs, in ordered waves.
@@ -15,12 +15,164 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent: sync, then follow the repository (poll or watch) until SIGTERM.
+    Run(RunArgs),
+    /// One sync pass of the tracked revision.
+    Sync(SyncArgs),
+    /// Show the state record: revision, phase and every wave.
+    Status(StatusArgs),
+    /// Clear the state record (the next sync starts from the first wave).
+    Reset(StateArgs),
+    /// Print the rendered objects per wave, without a cluster.
+    Render(RenderArgs),
+    /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
+    Demo(DemoArgs),
     /// Run the simulated Kubernetes API server (for the demo, tests and trying kubectl).
     Sim(SimArgs),
 }
 
+/// How to reach the cluster (as kubectl does).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ClusterArgs {
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context.
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+/// Where the record lives.
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
+    /// Cluster access.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace of the state ConfigMap and the Lease.
+    #[arg(long, default_value = "wavesync", env = "WAVESYNC_NAMESPACE")]
+    pub state_namespace: String,
+    /// WaveSet name (metadata.name of wavesync.yaml).
+    #[arg(long, default_value = "dataplane")]
+    pub waveset: String,
+}
+
+/// The repository to follow.
+#[derive(Debug, Args, Clone)]
+pub struct RepoArgs {
+    /// Git URL (https://, ssh://, git@host:path, file://) or a local repository path.
+    #[arg(long, env = "WAVESYNC_REPO")]
+    pub repo: String,
+    /// Branch to track.
+    #[arg(long, default_value = "main", conflicts_with_all = ["tag", "commit"])]
+    pub branch: String,
+    /// Tag to track instead of a branch.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Fixed commit to deploy instead of a branch.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Directory inside the repository that holds wavesync.yaml.
+    #[arg(long, default_value = ".")]
+    pub path: String,
+    /// Where clones are cached.
+    #[arg(long, default_value = ".wavesync-cache", env = "WAVESYNC_CACHE")]
+    pub cache_dir: PathBuf,
+    /// HTTPS token (sent as the password; never logged). Prefer the env var.
+    #[arg(long, env = "WAVESYNC_GIT_TOKEN", hide_env_values = true)]
+    pub git_token: Option<String>,
+    /// SSH private key for ssh:// and git@ URLs.
+    #[arg(long, env = "WAVESYNC_SSH_KEY")]
+    pub ssh_key: Option<PathBuf>,
+    /// known_hosts file for SSH (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    pub known_hosts: Option<PathBuf>,
+    /// Per-cluster values to select from wavesync.yaml.
+    #[arg(long = "cluster", env = "WAVESYNC_CLUSTER")]
+    pub cluster_name: Option<String>,
+}
+
+/// `wavesync sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Repository.
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Record location and cluster access.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Re-apply and re-verify every wave, even those completed at the same digest.
+    #[arg(long)]
+    pub repair: bool,
+    /// Applies in flight at once inside a wave.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// `wavesync run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Sync settings.
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Seconds between polls of the remote.
+    #[arg(long, default_value_t = 30)]
+    pub interval: u64,
+    /// Also watch a local repository and sync within a second of a new commit.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// Output format of `status`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum Output {
+    /// A table for people.
+    #[default]
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `wavesync status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Record location.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// `wavesync render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// A directory holding wavesync.yaml (a checkout; no Git needed).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Per-cluster values to select.
+    #[arg(long = "cluster")]
+    pub cluster_name: Option<String>,
+}
+
+/// `wavesync demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The example repository to sync.
+    #[arg(long, default_value = "examples-repo")]
+    pub dir: PathBuf,
+    /// Which cluster's values to use.
+    #[arg(long = "cluster", default_value = "dp-east")]
+    pub cluster_name: String,
+    /// Seconds simulated workloads take to become ready.
+    #[arg(long, default_value_t = 0.5)]
+    pub ready_after: f64,
+    /// Also write the simulator's kubeconfig here, and keep it running after the sync until Ctrl-C.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
+
 /// Flags of `wavesync sim`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Args)]
 pub struct SimArgs {
     /// Where to write the kubeconfig for `kubectl --kubeconfig`.
     #[arg(long, default_value = "kube-sim.kubeconfig")]

@@ -9,10 +9,13 @@
 
 pub mod apply;
 pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod error;
 pub mod health;
 pub mod model;
 pub mod plan;
+pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod source;

@@ -1,47 +1,22 @@
-//! The `wavesync` binary.
+//! The `wavesync` binary: parses the command line and dispatches.
 
-use anyhow::Context;
 use clap::Parser;
-use std::time::Duration;
-use wavesync::cli::{Cli, Command, SimArgs};
+use wavesync::cli::{Cli, Command};
+use wavesync::commands;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,wavesync=info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Sim(args) => sim(args).await,
+    match Cli::parse().command {
+        Command::Run(a) => commands::run::run(a).await,
+        Command::Sync(a) => commands::sync::run(a).await,
+        Command::Status(a) => commands::status::show(a).await,
+        Command::Reset(a) => commands::status::reset(a).await,
+        Command::Render(a) => commands::render::run(a),
+        Command::Demo(a) => commands::demo::run(a).await,
+        Command::Sim(a) => commands::sim::run(a).await,
     }
-}
-
-async fn sim(args: SimArgs) -> anyhow::Result<()> {
-    let options = kube_sim::SimOptions {
-        tls: !args.insecure_http,
-        port: args.port,
-        ready_after: Duration::from_secs_f64(args.ready_after.max(0.0)),
-        ready_kinds: args.ready_kinds,
-        ..Default::default()
-    };
-    let sim = kube_sim::Sim::start_with(options)
-        .await
-        .context("starting the simulated API server")?;
-    sim.write_kubeconfig(&args.kubeconfig)
-        .with_context(|| format!("writing the kubeconfig to {}", args.kubeconfig.display()))?;
-    println!("kube-sim listening on {}", sim.url());
-    println!("kubeconfig written to {}", args.kubeconfig.display());
-    println!(
-        "try: kubectl --kubeconfig {} get namespaces",
-        args.kubeconfig.display()
-    );
-    println!("press Ctrl-C to stop");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    sim.shutdown();
-    Ok(())
 }

@@ -1,0 +1,113 @@
+//! `wavesync demo`: the embedded simulated cluster, with simulated CloudNativePG
+//! and VictoriaMetrics operators, and examples-repo committed into a fresh Git
+//! repository and synced into it wave by wave, then the status table.
+
+use crate::cli::DemoArgs;
+use crate::reconcile::{Engine, SyncOptions};
+use crate::report::{Progress, TerminalProgress, status};
+use crate::source::{Auth, GitSource, SourceSpec, Tracking};
+use anyhow::Context;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the simulated operators do, standing in for the real ones.
+fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
+    kube_sim::SimOptions {
+        ready_after: Duration::from_secs_f64(ready_after.max(0.0)),
+        ready_kinds: vec!["postgresql.cnpg.io/Cluster".into(), "operator.victoriametrics.com/VMSingle".into()],
+        ready_status: vec![
+            ("postgresql.cnpg.io/Cluster".into(), json!({"phase": "Cluster in healthy state"})),
+            ("operator.victoriametrics.com/VMSingle".into(), json!({"updateStatus": "operational"})),
+        ],
+        generated_secrets: vec![kube_sim::GeneratedSecret {
+            kind: "postgresql.cnpg.io/Cluster".into(),
+            name: "{name}-app".into(),
+            keys: ["username", "password", "host", "port", "dbname", "uri"].map(String::from).to_vec(),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Copies `dir` into a new Git repository with one commit; returns its path.
+pub fn commit_copy(dir: &Path, into: &Path) -> anyhow::Result<()> {
+    copy_dir(dir, into)?;
+    let repo = git2::Repository::init_opts(into, git2::RepositoryInitOptions::new().initial_head("main"))?;
+    let mut index = repo.index()?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let sig = git2::Signature::now("wavesync demo", "demo@wavesync.invalid")?;
+    repo.commit(Some("HEAD"), &sig, &sig, "examples-repo", &tree, &[])?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs the demo.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let work = std::env::temp_dir().join(format!("wavesync-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let repo_dir = work.join("repo");
+    commit_copy(&args.dir, &repo_dir).with_context(|| format!("making a Git repository of {}", args.dir.display()))?;
+    let ws = crate::config::load(&repo_dir, Some(&args.cluster_name))?;
+
+    println!("starting the simulated cluster (simulated CloudNativePG and VictoriaMetrics operators)");
+    let sim = kube_sim::Sim::start_with(sim_options(args.ready_after)).await?;
+    let client = sim.client()?;
+    prepare_cluster(&client, &ws).await?;
+
+    let mut src = GitSource::new(SourceSpec {
+        url: format!("file://{}", repo_dir.display()),
+        tracking: Tracking::Branch("main".into()),
+        auth: Auth::None,
+        cache_dir: work.join("cache"),
+    });
+    let snapshot = tokio::task::spawn_blocking(move || src.sync()).await??;
+    println!("repository {} at {}", args.dir.display(), snapshot.revision.short());
+    let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
+    let options = SyncOptions { cluster: Some(args.cluster_name.clone()), ..Default::default() };
+    let engine = Engine::new(client.clone(), options, progress);
+    let result = engine.sync(&snapshot.root, &snapshot.revision).await;
+    if let Some(loaded) = engine.store(&ws.name).load().await? {
+        println!();
+        print!("{}", status::table(&loaded.record));
+    }
+    if let Some(path) = &args.keep {
+        sim.write_kubeconfig(path)?;
+        println!("\nthe simulated cluster keeps running: kubectl --kubeconfig {} get all -A  (Ctrl-C to stop)", path.display());
+        tokio::signal::ctrl_c().await?;
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    result?;
+    Ok(())
+}
+
+/// What a cluster admin provides before wavesync runs: the agent's namespace
+/// and the storage class the cluster's values name.
+async fn prepare_cluster(client: &kube::Client, ws: &crate::config::WaveSet) -> anyhow::Result<()> {
+    let pp = PostParams::default();
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "wavesync"}}))?;
+    Api::<Namespace>::all(client.clone()).create(&pp, &ns).await.context("creating namespace wavesync")?;
+    if let Some(class) = ws.values.get("storageClass").and_then(|v| v.as_str()) {
+        let sc: StorageClass = serde_json::from_value(json!({"metadata": {"name": class}, "provisioner": "simulated.wavesync.io"}))?;
+        Api::<StorageClass>::all(client.clone()).create(&pp, &sc).await.context("creating the storage class")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The subcommands' bodies, each in its own file; `main.rs` only dispatches.
+
+pub mod cluster;
+pub mod demo;
+pub mod render;
+pub mod run;
+pub mod sim;
+pub mod status;
+pub mod sync;

@@ -1,0 +1,240 @@
+//! The on-disk format of `wavesync.yaml`, exactly as written: serde structs
+//! with `deny_unknown_fields` everywhere (a typo is an error whose message
+//! lists the expected fields) and a location on every string, so that the
+//! checks that serde cannot do point at the right `line:column`.
+//!
+//! Strings stay strings here: placeholders are substituted, durations parsed
+//! and defaults applied when `resolve.rs` turns this into `types.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A string with where it is written.
+pub(crate) type Text = Spanned<String>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct File {
+    /// `wavesync.io/v1alpha1`.
+    pub(crate) api_version: Text,
+    /// `WaveSet`.
+    pub(crate) kind: Text,
+    /// Its name.
+    pub(crate) metadata: Metadata,
+    /// The waves.
+    pub(crate) spec: Spanned<Spec>,
+    /// The clusters this repository serves, each with its values.
+    #[serde(default)]
+    pub(crate) clusters: Option<Spanned<Vec<Spanned<Cluster>>>>,
+    /// Declarations of the values shared by all clusters.
+    #[serde(default)]
+    pub(crate) values: BTreeMap<String, Spanned<Declaration>>,
+}
+
+/// `metadata`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Metadata {
+    /// The WaveSet's name.
+    pub(crate) name: Text,
+}
+
+/// `spec`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Spec {
+    /// Defaults for every wave.
+    #[serde(default)]
+    pub(crate) defaults: Option<Defaults>,
+    /// Default namespace for namespaced objects that do not name one.
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// The waves in order.
+    pub(crate) waves: Vec<Spanned<Wave>>,
+}
+
+/// `spec.defaults`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Defaults {
+    /// A duration.
+    #[serde(default)]
+    pub(crate) timeout: Option<Text>,
+    /// Retry settings.
+    #[serde(default)]
+    pub(crate) retry: Option<Retry>,
+}
+
+/// `retry`: every field optional, filled from the defaults.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Retry {
+    /// Attempts in all.
+    #[serde(default)]
+    pub(crate) attempts: Option<Spanned<u32>>,
+    /// A duration.
+    #[serde(default)]
+    pub(crate) backoff: Option<Text>,
+    /// A duration.
+    #[serde(default)]
+    pub(crate) max: Option<Text>,
+}
+
+/// `spec.waves[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Wave {
+    /// The wave's name.
+    pub(crate) name: Text,
+    /// Plain manifests: one component named after the wave.
+    #[serde(default)]
+    pub(crate) path: Option<Text>,
+    /// Or components applied in parallel.
+    #[serde(default)]
+    pub(crate) components: Option<Spanned<Vec<Spanned<Component>>>>,
+    /// Prerequisites.
+    #[serde(default)]
+    pub(crate) requires: Vec<Spanned<Requirement>>,
+    /// Skip the wave when this holds.
+    #[serde(default)]
+    pub(crate) skip_if: Option<SkipIf>,
+    /// Health rules.
+    #[serde(default)]
+    pub(crate) health: Vec<Spanned<Health>>,
+    /// A duration.
+    #[serde(default)]
+    pub(crate) timeout: Option<Text>,
+    /// Retry settings.
+    #[serde(default)]
+    pub(crate) retry: Option<Retry>,
+}
+
+/// `spec.waves[].components[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Component {
+    /// The component's name.
+    pub(crate) name: Text,
+    /// Its manifests.
+    pub(crate) path: Text,
+    /// Skip the component when this holds.
+    #[serde(default)]
+    pub(crate) skip_if: Option<SkipIf>,
+    /// Prerequisites.
+    #[serde(default)]
+    pub(crate) requires: Vec<Spanned<Requirement>>,
+    /// Health rules.
+    #[serde(default)]
+    pub(crate) health: Vec<Spanned<Health>>,
+}
+
+/// One entry of `requires`: a single-key map whose key is the type, so that
+/// an unknown type is an `unknown variant` error listing the known ones.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Requirement {
+    /// `crd: <plural>.<group>`.
+    Crd(Text),
+    /// `storageClass: NAME`.
+    StorageClass(Text),
+    /// `object: { apiVersion, kind, namespace?, name }`.
+    Object(Selector),
+    /// `deploymentReady: { namespace?, name }`.
+    DeploymentReady(Named),
+    /// `secret: { namespace?, name, keys? }`.
+    Secret(Secret),
+}
+
+/// An object's coordinates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Selector {
+    /// `apiVersion`.
+    pub(crate) api_version: Text,
+    /// `kind`.
+    pub(crate) kind: Text,
+    /// Absent for cluster-scoped objects.
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// `name`.
+    pub(crate) name: Text,
+}
+
+/// A namespaced object of a known kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Named {
+    /// Defaults to `spec.namespace`.
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// `name`.
+    pub(crate) name: Text,
+}
+
+/// `secret:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Secret {
+    /// Defaults to `spec.namespace`.
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// `name`.
+    pub(crate) name: Text,
+    /// Keys that must be present.
+    #[serde(default)]
+    pub(crate) keys: Vec<Text>,
+}
+
+/// `skipIf`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkipIf {
+    /// Skip when this object exists.
+    pub(crate) exists: Selector,
+}
+
+/// `health[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Health {
+    /// Optional API version.
+    #[serde(default)]
+    pub(crate) api_version: Option<Text>,
+    /// The kind.
+    pub(crate) kind: Text,
+    /// CEL: ready.
+    pub(crate) ready: Text,
+    /// CEL: failed for good.
+    #[serde(default)]
+    pub(crate) failed: Option<Text>,
+}
+
+/// `clusters[]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Cluster {
+    /// The name `--cluster` selects.
+    pub(crate) name: Text,
+    /// A values file (a string) or an inline map.
+    #[serde(default)]
+    pub(crate) values: Option<Spanned<serde_json::Value>>,
+}
+
+/// `values.KEY`: a value every cluster shares or must set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Declaration {
+    /// Every cluster must set it, to something non-empty.
+    #[serde(default)]
+    pub(crate) required: bool,
+    /// The value when a cluster does not set it.
+    #[serde(default)]
+    pub(crate) default: Option<serde_json::Value>,
+    /// What it is for (documentation only).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(crate) description: Option<String>,
+}

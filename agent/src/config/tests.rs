@@ -1,0 +1,664 @@
+//! Tests of [`load()`] on whole repositories written to a temporary directory:
+//! the reference file round-trips into the structs, and each way of getting
+//! it wrong gives its message at the right `line:column`.
+
+use std::time::Duration;
+
+use super::*;
+
+/// The reference file; line numbers in the tests below refer to it.
+const FULL: &str = r#"apiVersion: wavesync.io/v1alpha1
+kind: WaveSet
+metadata: { name: dataplane }
+spec:
+  defaults: { timeout: 5m, retry: { attempts: 3, backoff: 10s, max: 5m } }
+  namespace: dataplane
+  waves:
+    - name: prerequisites
+      path: waves/00-prerequisites
+    - name: operators
+      components:
+        - name: cnpg
+          path: waves/10-operators/cnpg
+          skipIf: { exists: { apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, name: cnpg-manager } }
+        - name: vm-operator
+          path: waves/10-operators/victoriametrics/
+    - name: infrastructure
+      requires:
+        - crd: clusters.postgresql.cnpg.io
+        - storageClass: "{{ .cluster.storageClass }}"
+        - object: { apiVersion: v1, kind: Namespace, name: dataplane }
+        - deploymentReady: { namespace: cnpg-system, name: cnpg-controller-manager }
+        - secret: { name: pg-app, keys: [username, password] }
+      path: waves/20-infrastructure
+      health:
+        - apiVersion: postgresql.cnpg.io/v1
+          kind: Cluster
+          ready: "self.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')"
+          failed: "self.status.phase == 'Failed'"
+      timeout: 10m
+      retry: { attempts: 5 }
+    - name: database
+      path: waves/30-database
+    - name: apps
+      path: ./waves/40-apps
+clusters:
+  - name: dp-east
+    values: clusters/dp-east.yaml
+  - name: dp-west
+    values: { storageClass: standard, region: N, replicas: 3 }
+values:
+  storageClass: { required: true }
+  replicas: { default: 2 }
+  region: {}
+"#;
+
+const DP_EAST: &str = "storageClass: fast-ssd\nregion: no\n";
+
+/// A repository with `wavesync` as its root file, the wave directories, and
+/// `files` (path, contents) on top.
+fn repo(wavesync: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for d in [
+        "waves/00-prerequisites",
+        "waves/10-operators/cnpg",
+        "waves/10-operators/victoriametrics",
+        "waves/20-infrastructure",
+        "waves/30-database",
+        "waves/40-apps",
+        "clusters",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(root.join("wavesync.yaml"), wavesync).expect("write");
+    std::fs::write(root.join("clusters/dp-east.yaml"), DP_EAST).expect("write");
+    for (path, text) in files {
+        std::fs::write(root.join(path), text).expect("write");
+    }
+    dir
+}
+
+/// `load` on the reference file with `from` replaced by `to`: the error text.
+fn error_with(from: &str, to: &str, cluster: Option<&str>) -> String {
+    assert!(FULL.contains(from), "{from:?} is not in the reference file");
+    let dir = repo(&FULL.replacen(from, to, 1), &[]);
+    match load(dir.path(), cluster) {
+        Ok(_) => panic!("replacing {from:?} with {to:?} should fail"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn selector(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectSelector {
+    ObjectSelector {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: namespace.map(Into::into),
+        name: name.into(),
+    }
+}
+
+fn component(name: &str, path: &str) -> Component {
+    Component {
+        name: name.into(),
+        path: path.into(),
+        skip_if: None,
+        requires: vec![],
+        health: vec![],
+    }
+}
+
+#[test]
+fn the_reference_file_round_trips_into_the_structs() {
+    let dir = repo(FULL, &[]);
+    let ws = load(dir.path(), Some("dp-east")).expect("valid");
+    let retry = RetryPolicy {
+        attempts: 3,
+        backoff: Duration::from_secs(10),
+        max: Duration::from_secs(300),
+    };
+    let five_minutes = Duration::from_secs(300);
+    let plain = |name: &str, path: &str| Wave {
+        name: name.into(),
+        components: vec![component(name, path)],
+        requires: vec![],
+        skip_if: None,
+        health: vec![],
+        timeout: five_minutes,
+        retry,
+    };
+    let expected = WaveSet {
+        name: "dataplane".into(),
+        namespace: Some("dataplane".into()),
+        defaults: Defaults {
+            timeout: five_minutes,
+            retry,
+        },
+        waves: vec![
+            plain("prerequisites", "waves/00-prerequisites"),
+            Wave {
+                components: vec![
+                    Component {
+                        skip_if: Some(SkipRule {
+                            exists: selector(
+                                "rbac.authorization.k8s.io/v1",
+                                "ClusterRole",
+                                None,
+                                "cnpg-manager",
+                            ),
+                        }),
+                        ..component("cnpg", "waves/10-operators/cnpg")
+                    },
+                    component("vm-operator", "waves/10-operators/victoriametrics"),
+                ],
+                ..plain("operators", "unused")
+            },
+            Wave {
+                requires: vec![
+                    Requirement::Crd("clusters.postgresql.cnpg.io".into()),
+                    Requirement::StorageClass("fast-ssd".into()),
+                    Requirement::Object(selector("v1", "Namespace", None, "dataplane")),
+                    Requirement::DeploymentReady {
+                        namespace: "cnpg-system".into(),
+                        name: "cnpg-controller-manager".into(),
+                    },
+                    // No namespace written: spec.namespace applies.
+                    Requirement::Secret {
+                        namespace: "dataplane".into(),
+                        name: "pg-app".into(),
+                        keys: vec!["username".into(), "password".into()],
+                    },
+                ],
+                health: vec![HealthRule {
+                    api_version: Some("postgresql.cnpg.io/v1".into()),
+                    kind: "Cluster".into(),
+                    ready:
+                        "self.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')"
+                            .into(),
+                    failed: Some("self.status.phase == 'Failed'".into()),
+                }],
+                timeout: Duration::from_secs(600),
+                retry: RetryPolicy {
+                    attempts: 5,
+                    ..retry
+                },
+                ..plain("infrastructure", "waves/20-infrastructure")
+            },
+            plain("database", "waves/30-database"),
+            plain("apps", "waves/40-apps"),
+        ],
+        cluster: Some("dp-east".into()),
+        values: ws.values.clone(),
+    };
+    assert_eq!(ws, expected);
+    assert_eq!(ws.wave_index("database"), Some(3));
+    assert_eq!(
+        ws.values.get("storageClass"),
+        Some(&serde_json::json!("fast-ssd"))
+    );
+    assert_eq!(
+        ws.values.get("replicas"),
+        Some(&serde_json::json!(2)),
+        "the declared default"
+    );
+    assert_eq!(ws.values.cluster(), Some("dp-east"));
+}
+
+#[test]
+fn values_files_and_inline_values_read_yaml_1_2_booleans() {
+    let dir = repo(FULL, &[]);
+    let east = load(dir.path(), Some("dp-east")).expect("valid");
+    // YAML 1.1 would make `no` a boolean false.
+    assert_eq!(east.values.get("region"), Some(&serde_json::json!("no")));
+    let west = load(dir.path(), Some("dp-west")).expect("valid");
+    assert_eq!(west.values.get("region"), Some(&serde_json::json!("N")));
+    assert_eq!(west.values.get("replicas"), Some(&serde_json::json!(3)));
+    assert_eq!(
+        west.waves[2].requires[1],
+        Requirement::StorageClass("standard".into())
+    );
+    assert_eq!(west.cluster.as_deref(), Some("dp-west"));
+}
+
+#[test]
+fn wavesync_yaml_reads_yaml_1_2_booleans() {
+    // `name: N` and `on` stay strings; a YAML 1.1 reader would make them booleans.
+    let text = FULL
+        .replace("- name: dp-west", "- name: \"on\"")
+        .replace("region: N", "region: on");
+    let text = text.replace("\n  region: {}\n", "\n  region: { default: yes }\n");
+    let dir = repo(&text, &[("clusters/dp-east.yaml", "storageClass: x\n")]);
+    let east = load(dir.path(), Some("dp-east")).expect("valid");
+    assert_eq!(east.values.get("region"), Some(&serde_json::json!("yes")));
+    let on = load(dir.path(), Some("on")).expect("valid");
+    assert_eq!(on.values.get("region"), Some(&serde_json::json!("on")));
+}
+
+#[test]
+fn placeholders_are_substituted_in_every_string() {
+    let text = FULL
+        .replace(
+            "metadata: { name: dataplane }",
+            "metadata: { name: \"dp-{{ .values.region }}\" }",
+        )
+        .replace("timeout: 10m", "timeout: '{{.values.waveTimeout}}'")
+        .replace("kind: Cluster\n", "kind: \"{{ .values.pgKind }}\"\n")
+        .replace(
+            "  region: {}\n",
+            "  region: {}\n  waveTimeout: { default: 2m }\n  pgKind: { default: Cluster }\n",
+        );
+    let dir = repo(
+        &text,
+        &[(
+            "clusters/dp-east.yaml",
+            "storageClass: fast\nregion: east\n",
+        )],
+    );
+    let ws = load(dir.path(), Some("dp-east")).expect("valid");
+    assert_eq!(ws.name, "dp-east");
+    assert_eq!(ws.waves[2].timeout, Duration::from_secs(120));
+    assert_eq!(ws.waves[2].health[0].kind, "Cluster");
+}
+
+#[test]
+fn a_single_cluster_is_selected_by_default_and_none_is_fine() {
+    let one = FULL.replace(
+        "  - name: dp-west\n    values: { storageClass: standard, region: N, replicas: 3 }\n",
+        "",
+    );
+    let dir = repo(&one, &[]);
+    assert_eq!(
+        load(dir.path(), None).expect("valid").cluster.as_deref(),
+        Some("dp-east")
+    );
+
+    let none = FULL
+        .replace(
+            "clusters:\n  - name: dp-east\n    values: clusters/dp-east.yaml\n",
+            "",
+        )
+        .replace(
+            "  - name: dp-west\n    values: { storageClass: standard, region: N, replicas: 3 }\n",
+            "",
+        )
+        .replace("{ required: true }", "{ default: gp3 }");
+    let dir = repo(&none, &[]);
+    let ws = load(dir.path(), None).expect("valid");
+    assert_eq!(ws.cluster, None);
+    assert_eq!(
+        ws.waves[2].requires[1],
+        Requirement::StorageClass("gp3".into())
+    );
+}
+
+#[test]
+fn cluster_selection_errors_list_the_known_clusters() {
+    let dir = repo(FULL, &[]);
+    let err = load(dir.path(), None).expect_err("two clusters");
+    assert_eq!(
+        err.to_string(),
+        "wavesync.yaml:37:3: clusters: 2 clusters are declared (dp-east, dp-west); choose one with --cluster"
+    );
+    let err = load(dir.path(), Some("dp-north")).expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "wavesync.yaml:37:3: clusters: unknown cluster \"dp-north\"; known clusters: dp-east, dp-west"
+    );
+    assert_eq!(
+        error_with("- name: dp-west", "- name: dp-east", Some("dp-east")),
+        "wavesync.yaml:39:11: clusters[1].name: duplicate cluster name \"dp-east\" (first used on line 37)"
+    );
+}
+
+#[test]
+fn schema_errors_give_line_column_path_and_what_was_expected() {
+    let cases = [
+        (
+            "skipIf:",
+            "skipIff:",
+            "wavesync.yaml:14:11: spec.waves[1].components[0].skipIff: unknown field `skipIff`, \
+             expected one of name, path, skipIf, requires, health",
+        ),
+        (
+            "- crd: ",
+            "- crds: ",
+            "wavesync.yaml:19:11: spec.waves[2].requires[0].crds: unknown variant `crds`, \
+             expected one of crd, storageClass, object, deploymentReady, secret",
+        ),
+        (
+            "          kind: Cluster\n",
+            "",
+            "wavesync.yaml:26:11: spec.waves[2].health[0]: missing field `kind`",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_eq!(
+            error_with(from, to, Some("dp-east")),
+            expected,
+            "{from} -> {to}"
+        );
+    }
+    // The parser's wording of type errors may change; location and path may not.
+    let err = error_with(
+        "retry: { attempts: 5 }",
+        "retry: { attempts: five }",
+        Some("dp-east"),
+    );
+    assert!(
+        err.starts_with("wavesync.yaml:31:26: spec.waves[2].retry.attempts: "),
+        "{err}"
+    );
+    let err = error_with("  waves:\n", "  waves: [\n", Some("dp-east"));
+    assert!(err.starts_with("wavesync.yaml:8:5: "), "{err}");
+}
+
+#[test]
+fn rule_errors_give_line_column_path_and_what_was_expected() {
+    let cases = [
+        (
+            "apiVersion: wavesync.io/v1alpha1",
+            "apiVersion: wavesync.io/v2",
+            "wavesync.yaml:1:13: apiVersion: unsupported apiVersion \"wavesync.io/v2\"; expected \"wavesync.io/v1alpha1\"",
+        ),
+        (
+            "    - name: operators\n",
+            "    - name: operators\n      path: waves/40-apps\n",
+            "wavesync.yaml:10:7: spec.waves[1]: a wave has either `path` (plain manifests) or `components`, not both",
+        ),
+        (
+            "      path: waves/30-database\n",
+            "",
+            "wavesync.yaml:32:7: spec.waves[3]: a wave needs `path` (plain manifests) or `components`",
+        ),
+        (
+            "name: apps",
+            "name: database",
+            "wavesync.yaml:34:13: spec.waves[4].name: duplicate wave name \"database\" (first used on line 32)",
+        ),
+        (
+            "name: vm-operator",
+            "name: cnpg",
+            "wavesync.yaml:15:17: spec.waves[1].components[1].name: duplicate component name \"cnpg\" (first used on line 12)",
+        ),
+        (
+            "name: database",
+            "name: Database",
+            "wavesync.yaml:32:13: spec.waves[3].name: \"Database\" is not a valid name: use lowercase letters, \
+             digits and '-', at most 63 characters, starting and ending with a letter or digit (it becomes a label value)",
+        ),
+        (
+            "timeout: 10m",
+            "timeout: 10min",
+            "wavesync.yaml:30:16: spec.waves[2].timeout: invalid duration \"10min\": unknown unit \"min\" (use h, m, s, ms) \
+             (write e.g. 500ms, 90s, 5m, 1h30m)",
+        ),
+        (
+            "backoff: 10s",
+            "backoff: 10",
+            "wavesync.yaml:5:59: spec.defaults.retry.backoff: invalid duration \"10\": a number needs a unit (h, m, s, ms) \
+             (write e.g. 500ms, 90s, 5m, 1h30m)",
+        ),
+        (
+            "timeout: 10m",
+            "timeout: 0s",
+            "wavesync.yaml:30:16: spec.waves[2].timeout: a timeout must be longer than 0s",
+        ),
+        (
+            "retry: { attempts: 5 }",
+            "retry: { attempts: 0 }",
+            "wavesync.yaml:31:26: spec.waves[2].retry.attempts: attempts must be at least 1 (it counts the first attempt)",
+        ),
+        (
+            "retry: { attempts: 5 }",
+            "retry: { max: 5s }",
+            "wavesync.yaml:31:21: spec.waves[2].retry.max: backoff 10s is longer than max 5s",
+        ),
+        (
+            "crd: clusters.postgresql.cnpg.io",
+            "crd: Cluster",
+            "wavesync.yaml:19:16: spec.waves[2].requires[0].crd: \"Cluster\" is not a CRD name: write <plural>.<group>, \
+             e.g. clusters.postgresql.cnpg.io",
+        ),
+        (
+            "failed: \"self.status.phase == 'Failed'\"",
+            "failed: \"  \"",
+            "wavesync.yaml:29:19: spec.waves[2].health[0].failed: the CEL expression is empty; write a condition over `self`",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_eq!(
+            error_with(from, to, Some("dp-east")),
+            expected,
+            "{from} -> {to}"
+        );
+    }
+    let empty_ready = FULL.replace(
+        "ready: \"self.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')\"",
+        "ready: ''",
+    );
+    let dir = repo(&empty_ready, &[]);
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("empty CEL")
+        .to_string();
+    assert_eq!(
+        err,
+        "wavesync.yaml:28:18: spec.waves[2].health[0].ready: the CEL expression is empty; write a condition over `self`"
+    );
+}
+
+#[test]
+fn requirements_need_a_namespace_from_somewhere() {
+    let err = error_with("  namespace: dataplane\n", "", Some("dp-east"));
+    assert_eq!(
+        err,
+        "wavesync.yaml:22:11: spec.waves[2].requires[4].secret: `namespace` is required here (or set spec.namespace)"
+    );
+}
+
+#[test]
+fn paths_must_exist_inside_the_repository() {
+    let cases = [
+        (
+            "path: ./waves/40-apps",
+            "path: ../outside",
+            "\"../outside\" leaves the repository",
+        ),
+        (
+            "path: ./waves/40-apps",
+            "path: /etc",
+            "\"/etc\" is absolute; write it relative to the repository root",
+        ),
+        (
+            "path: ./waves/40-apps",
+            "path: waves/50-nope",
+            "\"waves/50-nope\" does not exist in the repository",
+        ),
+    ];
+    for (from, to, problem) in cases {
+        let expected = format!("wavesync.yaml:35:13: spec.waves[4].path: path {problem}");
+        assert_eq!(error_with(from, to, Some("dp-east")), expected);
+    }
+    let err = error_with(
+        "values: clusters/dp-east.yaml",
+        "values: ../dp-east.yaml",
+        Some("dp-east"),
+    );
+    assert_eq!(
+        err,
+        "wavesync.yaml:38:13: clusters[0].values: path \"../dp-east.yaml\" leaves the repository"
+    );
+    let err = error_with(
+        "values: clusters/dp-east.yaml",
+        "values: clusters",
+        Some("dp-east"),
+    );
+    assert_eq!(
+        err,
+        "wavesync.yaml:38:13: clusters[0].values: path \"clusters\" is not a file"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_that_resolve_outside_the_repository_are_rejected() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let dir = repo(
+        &FULL.replace("path: ./waves/40-apps", "path: waves/linked"),
+        &[],
+    );
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("waves/linked")).expect("symlink");
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("escapes")
+        .to_string();
+    let expected = "wavesync.yaml:35:13: spec.waves[4].path: path \"waves/linked\" leaves the repository through a symlink";
+    assert!(err.starts_with(expected), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_wavesync_yaml_symlinked_out_of_the_repository_is_not_read() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("w.yaml"), FULL).expect("write");
+    let dir = repo(FULL, &[]);
+    std::fs::remove_file(dir.path().join("wavesync.yaml")).expect("rm");
+    std::os::unix::fs::symlink(
+        outside.path().join("w.yaml"),
+        dir.path().join("wavesync.yaml"),
+    )
+    .expect("symlink");
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("escapes")
+        .to_string();
+    assert!(
+        err.starts_with(
+            "wavesync.yaml: path \"wavesync.yaml\" leaves the repository through a symlink"
+        ),
+        "{err}"
+    );
+}
+
+/// Seed installer bug 2: an empty storageClass reached the cluster. Here it
+/// is an error at load time, before anything is applied, at the placeholder.
+#[test]
+fn an_empty_storage_class_is_caught_before_anything_is_applied() {
+    for empty in [
+        "storageClass: \"\"\n",
+        "storageClass:\n",
+        "storageClass: '  '\n",
+    ] {
+        let dir = repo(FULL, &[("clusters/dp-east.yaml", empty)]);
+        let err = load(dir.path(), Some("dp-east")).expect_err("empty storageClass");
+        assert!(matches!(err, ConfigError::EmptyValue { .. }));
+        assert_eq!(
+            err.to_string(),
+            "wavesync.yaml:20:26: spec.waves[2].requires[1].storageClass: value \"storageClass\" is empty \
+             for cluster \"dp-east\" (clusters/dp-east.yaml); set it or drop the requirement"
+        );
+    }
+    let err = error_with(
+        "storageClass: standard, ",
+        "storageClass: '', ",
+        Some("dp-west"),
+    );
+    assert_eq!(
+        err,
+        "wavesync.yaml:20:26: spec.waves[2].requires[1].storageClass: value \"storageClass\" is empty \
+         for cluster \"dp-west\" (inline values in wavesync.yaml); set it or drop the requirement"
+    );
+}
+
+#[test]
+fn required_values_are_checked_even_when_nothing_uses_them() {
+    // The placeholder is where the problem shows first...
+    let dir = repo(FULL, &[("clusters/dp-east.yaml", "region: x\n")]);
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("unset")
+        .to_string();
+    assert_eq!(
+        err,
+        "wavesync.yaml:20:26: spec.waves[2].requires[1].storageClass: value \"storageClass\" is not set \
+         for cluster \"dp-east\" (clusters/dp-east.yaml); set it or give it a default under `values`"
+    );
+    // ...and the declaration when no placeholder uses it.
+    let text = FULL.replace(
+        "        - storageClass: \"{{ .cluster.storageClass }}\"\n",
+        "",
+    );
+    let dir = repo(&text, &[("clusters/dp-east.yaml", "region: x\n")]);
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("unset")
+        .to_string();
+    assert_eq!(
+        err,
+        "wavesync.yaml:41:3: values.storageClass: value \"storageClass\" is not set \
+         for cluster \"dp-east\" (clusters/dp-east.yaml); set it or give it a default under `values`"
+    );
+}
+
+#[test]
+fn undeclared_values_are_typos() {
+    let err = error_with(
+        "{{ .cluster.storageClass }}",
+        "{{ .cluster.storgeClass }}",
+        Some("dp-east"),
+    );
+    assert_eq!(
+        err,
+        "wavesync.yaml:20:26: spec.waves[2].requires[1].storageClass: value \"storgeClass\" is not declared; \
+         declared values: region, replicas, storageClass"
+    );
+    let dir = repo(
+        FULL,
+        &[("clusters/dp-east.yaml", "storageClass: x\nreplica: 3\n")],
+    );
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("typo")
+        .to_string();
+    assert_eq!(
+        err,
+        "clusters/dp-east.yaml:2:1: replica: value \"replica\" is not declared; declared values: region, replicas, storageClass"
+    );
+    let err = error_with("replicas: 3 }", "replica: 3 }", Some("dp-west"));
+    assert_eq!(
+        err,
+        "wavesync.yaml:40:50: clusters[1].values.replica: value \"replica\" is not declared; \
+         declared values: region, replicas, storageClass"
+    );
+}
+
+#[test]
+fn values_files_must_be_maps_and_valid_yaml() {
+    let dir = repo(FULL, &[("clusters/dp-east.yaml", "- a\n- b\n")]);
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("a list")
+        .to_string();
+    assert_eq!(
+        err,
+        "clusters/dp-east.yaml:1:1: expected a map of values (key: value)"
+    );
+    let dir = repo(FULL, &[("clusters/dp-east.yaml", "storageClass: [\n")]);
+    let err = load(dir.path(), Some("dp-east"))
+        .expect_err("syntax")
+        .to_string();
+    assert!(err.starts_with("clusters/dp-east.yaml:1:"), "{err}");
+    let err = error_with(
+        "values: clusters/dp-east.yaml",
+        "values: 3",
+        Some("dp-east"),
+    );
+    assert_eq!(
+        err,
+        "wavesync.yaml:38:13: clusters[0].values: expected a values file (a path) or a map of values"
+    );
+}
+
+#[test]
+fn a_missing_wavesync_yaml_is_a_config_error() {
+    use crate::error::{Categorized, Category};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = load(dir.path(), None).expect_err("no file");
+    assert_eq!(err.to_string(), "wavesync.yaml: not found");
+    assert_eq!(err.category(), Category::Config);
+    let err = load(&dir.path().join("nope"), None).expect_err("no root");
+    assert!(matches!(err, ConfigError::NotFound { .. }));
+}

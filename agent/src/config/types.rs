@@ -1,0 +1,318 @@
+//! The resolved configuration the other stages read: a [`WaveSet`] of
+//! [`Wave`]s, each of [`Component`]s, with prerequisites, skip rules, health
+//! rules, timeouts and retry policies.
+//!
+//! Plain data, already validated: placeholders are substituted, durations
+//! parsed, timeouts and retries resolved against the defaults, paths checked
+//! to exist inside the repository. The on-disk format is in `schema.rs`.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::model::ObjRef;
+
+use super::duration;
+use super::values::Values;
+
+/// The whole of `wavesync.yaml` for one cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaveSet {
+    /// `metadata.name`: labels applied objects and names the state record.
+    pub name: String,
+    /// The namespace for namespaced objects that do not name one.
+    pub namespace: Option<String>,
+    /// The defaults the waves were resolved against.
+    pub defaults: Defaults,
+    /// The waves, in the order they are applied.
+    pub waves: Vec<Wave>,
+    /// The selected cluster, when the file declares clusters.
+    pub cluster: Option<String>,
+    /// The merged values of the selected cluster.
+    pub values: Values,
+}
+
+impl WaveSet {
+    /// The wave called `name` (for the `wavesync.io/wave` annotation).
+    pub fn wave(&self, name: &str) -> Option<&Wave> {
+        self.waves.iter().find(|w| w.name == name)
+    }
+
+    /// The position of the wave called `name` in the apply order.
+    pub fn wave_index(&self, name: &str) -> Option<usize> {
+        self.waves.iter().position(|w| w.name == name)
+    }
+}
+
+/// `spec.defaults`: what a wave gets when it does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    /// How long a wave may take to become healthy.
+    pub timeout: Duration,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Default for Defaults {
+    /// 5 minutes; 3 attempts, 10 s backoff doubling up to 5 minutes.
+    fn default() -> Self {
+        Defaults {
+            timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// How a wave is retried after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The delay before the second attempt; it doubles after each failure.
+    pub backoff: Duration,
+    /// The ceiling of the delay (never below `backoff`).
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before attempt `attempt` (1-based; the first has none):
+    /// `backoff * 2^(attempt-2)`, capped at `max`.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = 1u32.checked_shl(attempt - 2).unwrap_or(u32::MAX);
+        self.backoff
+            .checked_mul(factor)
+            .map_or(self.max, |d| d.min(self.max))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            backoff: Duration::from_secs(10),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl fmt::Display for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} attempts, backoff {} up to {}",
+            self.attempts,
+            duration::format(self.backoff),
+            duration::format(self.max)
+        )
+    }
+}
+
+/// One wave: its components are applied in parallel and must all be healthy
+/// before the next wave starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    /// Unique among the waves; a valid label value.
+    pub name: String,
+    /// What to apply. A wave written with `path` has one component named
+    /// after the wave.
+    pub components: Vec<Component>,
+    /// Checked before anything of the wave is applied.
+    pub requires: Vec<Requirement>,
+    /// When it holds, the whole wave is skipped.
+    pub skip_if: Option<SkipRule>,
+    /// Per-kind readiness rules for the wave's objects.
+    pub health: Vec<HealthRule>,
+    /// How long the wave may take to become healthy.
+    pub timeout: Duration,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
+}
+
+/// A set of manifests applied as a unit inside a wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// Unique within its wave; a valid label value.
+    pub name: String,
+    /// A directory or file relative to the repository root, normalized
+    /// (`/`-separated, no `.` or `..`), known to exist inside the repository.
+    pub path: String,
+    /// When it holds, this component is skipped (e.g. an operator that a
+    /// control plane sharing the cluster already installed).
+    pub skip_if: Option<SkipRule>,
+    /// Checked before the component is applied, after the wave's own.
+    pub requires: Vec<Requirement>,
+    /// Readiness rules for this component's objects, ahead of the wave's.
+    pub health: Vec<HealthRule>,
+}
+
+/// A prerequisite checked before a wave or component is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// A CustomResourceDefinition (`<plural>.<group>`) exists and is Established.
+    Crd(String),
+    /// A StorageClass of that name exists.
+    StorageClass(String),
+    /// An object exists.
+    Object(ObjectSelector),
+    /// A Deployment exists and is ready (all replicas updated and available).
+    DeploymentReady {
+        /// Its namespace (`spec.namespace` when not written).
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A Secret exists and has these keys in its data.
+    Secret {
+        /// Its namespace (`spec.namespace` when not written).
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Keys that must be present (none: existence is enough).
+        keys: Vec<String>,
+    },
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Requirement::Crd(name) => write!(f, "CRD {name} Established"),
+            Requirement::StorageClass(name) => write!(f, "StorageClass {name}"),
+            Requirement::Object(sel) => write!(f, "{sel}"),
+            Requirement::DeploymentReady { namespace, name } => {
+                write!(f, "Deployment {namespace}/{name} ready")
+            }
+            Requirement::Secret {
+                namespace,
+                name,
+                keys,
+            } if keys.is_empty() => {
+                write!(f, "Secret {namespace}/{name}")
+            }
+            Requirement::Secret {
+                namespace,
+                name,
+                keys,
+            } => {
+                write!(f, "Secret {namespace}/{name} with keys {}", keys.join(", "))
+            }
+        }
+    }
+}
+
+/// Names one object in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectSelector {
+    /// `rbac.authorization.k8s.io/v1`.
+    pub api_version: String,
+    /// `ClusterRole`.
+    pub kind: String,
+    /// Its namespace; `None` for cluster-scoped objects. Not defaulted from
+    /// `spec.namespace`, since only the cluster knows the kind's scope.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl ObjectSelector {
+    /// The object's reference, as the other stages key objects.
+    pub fn reference(&self) -> ObjRef {
+        ObjRef {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone().unwrap_or_default(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reference())
+    }
+}
+
+/// Skips a wave or component when a condition holds in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipRule {
+    /// Skip when this object exists.
+    pub exists: ObjectSelector,
+}
+
+/// A readiness rule for one kind, as CEL expressions over `self` (the object),
+/// like Flux's `healthCheckExprs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRule {
+    /// Restricts the rule to one API version (`postgresql.cnpg.io/v1`);
+    /// `None` matches the kind in any group.
+    pub api_version: Option<String>,
+    /// The kind it applies to.
+    pub kind: String,
+    /// True when the object is ready. Never empty.
+    pub ready: String,
+    /// True when the object has failed for good (the wave fails at once
+    /// instead of waiting for its timeout). Never empty when present.
+    pub failed: Option<String>,
+}
+
+impl HealthRule {
+    /// Whether the rule applies to an object of this `apiVersion` and `kind`.
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        self.kind == kind && self.api_version.as_deref().is_none_or(|v| v == api_version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_up_to_the_ceiling() {
+        let p = RetryPolicy {
+            attempts: 6,
+            backoff: Duration::from_secs(10),
+            max: Duration::from_secs(60),
+        };
+        let delays: Vec<u64> = (1..=6).map(|a| p.delay(a).as_secs()).collect();
+        assert_eq!(delays, [0, 10, 20, 40, 60, 60]);
+        assert_eq!(p.delay(200), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn requirements_read_well_in_messages() {
+        let r = Requirement::Secret {
+            namespace: "dp".into(),
+            name: "pg-app".into(),
+            keys: vec!["username".into()],
+        };
+        assert_eq!(r.to_string(), "Secret dp/pg-app with keys username");
+        let sel = ObjectSelector {
+            api_version: "rbac.authorization.k8s.io/v1".into(),
+            kind: "ClusterRole".into(),
+            namespace: None,
+            name: "cnpg-manager".into(),
+        };
+        assert_eq!(
+            Requirement::Object(sel).to_string(),
+            "ClusterRole.rbac.authorization.k8s.io/cnpg-manager"
+        );
+    }
+
+    #[test]
+    fn health_rules_match_on_kind_and_optional_version() {
+        let rule = HealthRule {
+            api_version: None,
+            kind: "Cluster".into(),
+            ready: "true".into(),
+            failed: None,
+        };
+        assert!(rule.matches("postgresql.cnpg.io/v1", "Cluster"));
+        let rule = HealthRule {
+            api_version: Some("postgresql.cnpg.io/v1".into()),
+            ..rule
+        };
+        assert!(!rule.matches("postgresql.cnpg.io/v2", "Cluster"));
+        assert!(!rule.matches("postgresql.cnpg.io/v1", "Pooler"));
+    }
+}

@@ -1,0 +1,418 @@
+//! The sync pass: load `wavesync.yaml`, render and plan every wave, then for
+//! each wave in order check its gates, apply it, wait until it is healthy and
+//! prune what left Git — skipping waves already completed at the same digest
+//! (verified healthy first), so a restarted agent resumes where the last one
+//! stopped. The record is written at every wave transition.
+
+use super::gates;
+use crate::apply::staged::Applier;
+use crate::apply::{ApplyError, Resolver, prune};
+use crate::config::{self, ConfigError, WaveSet};
+use crate::error::{Categorized, Category};
+use crate::health::wait::{WaitError, wait_healthy};
+use crate::health::{CompiledRule, HealthError};
+use crate::model::{ObjRef, Revision};
+use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
+use crate::render::{self, RenderError, RenderRequest};
+use crate::report::{Event, Progress};
+use crate::state::store::Loaded;
+use crate::state::{Phase, Record, StateError, StateStore, SyncEntry, WaveStatus};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a sync behaves.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Cluster values to select (`--cluster`).
+    pub cluster: Option<String>,
+    /// Namespace of the state ConfigMap and the Lease.
+    pub state_namespace: String,
+    /// Re-apply and re-verify every wave, even completed ones.
+    pub repair: bool,
+    /// Applies in flight at once inside a wave.
+    pub concurrency: usize,
+    /// How long unmet `requires` are re-checked before the wave fails.
+    pub requires_grace: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { cluster: None, state_namespace: "wavesync".into(), repair: false, concurrency: 8, requires_grace: Duration::from_secs(10) }
+    }
+}
+
+/// Why a sync failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// `wavesync.yaml` is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A source did not render.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Planning failed (duplicates, unknown kinds…).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A health rule does not compile.
+    #[error("wave {wave}: {source}")]
+    Rule {
+        /// Wave.
+        wave: String,
+        /// The compile error.
+        #[source]
+        source: HealthError,
+    },
+    /// Reading or writing the record failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Discovery failed.
+    #[error(transparent)]
+    Discovery(ApplyError),
+    /// A wave failed.
+    #[error("wave {wave} failed: {message}")]
+    Wave {
+        /// Wave.
+        wave: String,
+        /// Why.
+        message: String,
+        /// Category of the cause.
+        category: Category,
+    },
+}
+
+impl Categorized for SyncError {
+    fn category(&self) -> Category {
+        match self {
+            SyncError::Config(e) => e.category(),
+            SyncError::Render(e) => e.category(),
+            SyncError::Plan(e) => e.category(),
+            SyncError::Rule { .. } => Category::Config,
+            SyncError::State(e) => e.category(),
+            SyncError::Discovery(e) => e.category(),
+            SyncError::Wave { category, .. } => *category,
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    /// Final phase.
+    pub phase: Phase,
+    /// Waves applied in this pass.
+    pub applied_waves: Vec<String>,
+    /// Waves verified and skipped.
+    pub verified_waves: Vec<String>,
+    /// The revision was already Ready: nothing was done.
+    pub up_to_date: bool,
+}
+
+/// Runs syncs against one cluster.
+#[derive(Clone)]
+pub struct Engine {
+    resolver: Resolver,
+    applier: Applier,
+    progress: Arc<dyn Progress>,
+    /// Options.
+    pub options: SyncOptions,
+}
+
+struct ScopeCache<'a>(&'a Resolver);
+
+impl Scopes for ScopeCache<'_> {
+    fn namespaced(&self, api_version: &str, kind: &str) -> Option<bool> {
+        self.0.cached(api_version, kind).map(|r| r.namespaced)
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A wave's failure, before it is recorded.
+struct WaveFailure {
+    message: String,
+    category: Category,
+}
+
+impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
+    fn from(e: E) -> Self {
+        WaveFailure { message: e.to_string(), category: e.category() }
+    }
+}
+
+impl Engine {
+    /// An engine over `client`.
+    pub fn new(client: kube::Client, options: SyncOptions, progress: Arc<dyn Progress>) -> Self {
+        let resolver = Resolver::new(client);
+        let mut applier = Applier::new(resolver.clone());
+        applier.concurrency = options.concurrency;
+        Engine { resolver, applier, progress, options }
+    }
+
+    /// The state store of a WaveSet.
+    pub fn store(&self, waveset: &str) -> StateStore {
+        StateStore::new(self.resolver.client().clone(), &self.options.state_namespace, waveset)
+    }
+
+    /// Renders and plans `root` without touching the cluster beyond discovery.
+    ///
+    /// # Errors
+    /// Configuration, render and plan errors.
+    pub async fn plan(&self, root: &Path) -> Result<(WaveSet, Plan), SyncError> {
+        let ws = config::load(root, self.options.cluster.as_deref())?;
+        let inputs = render_all(root, &ws)?;
+        self.resolver.discover_all().await.map_err(SyncError::Discovery)?;
+        let plan = plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &ScopeCache(&self.resolver))?;
+        Ok((ws, plan))
+    }
+
+    /// One sync pass of the checked-out `revision` at `root`.
+    ///
+    /// # Errors
+    /// The first failure; the record says the same.
+    pub async fn sync(&self, root: &Path, revision: &Revision) -> Result<SyncReport, SyncError> {
+        let started = Instant::now();
+        let ws = config::load(root, self.options.cluster.as_deref())?;
+        let store = self.store(&ws.name);
+        let loaded = store.load().await?;
+        let mut rv = loaded.as_ref().map(|l| l.resource_version.clone());
+        let mut record = loaded.map(|Loaded { record, .. }| record).unwrap_or_else(|| Record::new(&ws.name));
+        if !self.options.repair && is_done(&record, revision) {
+            self.progress.event(&Event::UpToDate { revision: revision.0.clone() });
+            return Ok(SyncReport { phase: Phase::Ready, applied_waves: vec![], verified_waves: vec![], up_to_date: true });
+        }
+        let plan = match self.plan_for(root, &ws).await {
+            Ok(p) => p,
+            Err(e) => {
+                record.phase = Phase::Failed;
+                record.target_revision = Some(revision.0.clone());
+                record.message = Some(e.to_string());
+                store.save(&record, rv.as_deref()).await?;
+                return Err(e);
+            }
+        };
+        self.progress.event(&Event::SyncStarted { revision: revision.0.clone(), waves: plan.waves.len() });
+        record.cluster = ws.cluster.clone();
+        record.target_revision = Some(revision.0.clone());
+        record.phase = if record.applied_revision.is_some() { Phase::Upgrading } else { Phase::Installing };
+        record.message = None;
+        let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
+        record.waves.retain(|w| names.contains(&w.name.as_str()));
+        for n in &names {
+            record.wave_mut(n);
+        }
+        record.waves.sort_by_key(|w| names.iter().position(|n| *n == w.name));
+        rv = Some(store.save(&record, rv.as_deref()).await?);
+        let sync_started = now();
+        let mut report = SyncReport { phase: Phase::Installing, applied_waves: vec![], verified_waves: vec![], up_to_date: false };
+        let planned_refs: BTreeSet<ObjRef> =
+            plan.waves.iter().flat_map(|w| w.components.iter().flat_map(|c| c.objects.iter().map(|o| o.reference()))).collect();
+        for (i, wave) in plan.waves.iter().enumerate() {
+            let spec = ws.wave(&wave.name).cloned();
+            let Some(spec) = spec else { continue };
+            if !self.options.repair && self.verify(&record, wave, &spec).await {
+                self.progress.event(&Event::WaveVerified { wave: wave.name.clone() });
+                report.verified_waves.push(wave.name.clone());
+                continue;
+            }
+            self.progress.event(&Event::WaveStarted {
+                index: i + 1,
+                total: plan.waves.len(),
+                wave: wave.name.clone(),
+                objects: wave.components.iter().map(|c| c.objects.len()).sum(),
+            });
+            let w = record.wave_mut(&wave.name);
+            if w.digest.as_deref() != Some(&wave.digest) {
+                w.attempts = 0;
+            }
+            w.status = WaveStatus::InProgress;
+            w.digest = Some(wave.digest.clone());
+            w.revision = Some(revision.0.clone());
+            w.started = Some(now());
+            w.finished = None;
+            w.attempts += 1;
+            w.message = None;
+            w.objects = wave.components.iter().map(|c| c.objects.len()).sum();
+            rv = Some(store.save(&record, rv.as_deref()).await?);
+            let wave_started = Instant::now();
+            let result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+            let w = record.wave_mut(&wave.name);
+            w.finished = Some(now());
+            match result {
+                Ok(skipped) => {
+                    w.status = if !skipped.is_empty() && skipped.len() == wave.components.len() { WaveStatus::Skipped } else { WaveStatus::Completed };
+                    w.skipped_components = skipped;
+                    self.progress.event(&Event::WaveCompleted { wave: wave.name.clone(), took: wave_started.elapsed() });
+                    report.applied_waves.push(wave.name.clone());
+                    rv = Some(store.save(&record, rv.as_deref()).await?);
+                }
+                Err(f) => {
+                    w.status = WaveStatus::Failed;
+                    w.message = Some(f.message.clone());
+                    record.phase = Phase::Failed;
+                    record.message = Some(format!("wave {} failed: {}", wave.name, f.message));
+                    record.push_history(SyncEntry {
+                        revision: revision.0.clone(),
+                        started: sync_started,
+                        finished: now(),
+                        phase: Phase::Failed,
+                        message: record.message.clone(),
+                    });
+                    self.progress.event(&Event::WaveFailed { wave: wave.name.clone(), message: f.message.clone() });
+                    store.save(&record, rv.as_deref()).await?;
+                    self.progress.event(&Event::SyncFinished { phase: "Failed".into(), took: started.elapsed() });
+                    return Err(SyncError::Wave { wave: wave.name.clone(), message: f.message, category: f.category });
+                }
+            }
+        }
+        self.prune_removed_waves(&ws, &names, &planned_refs, &mut record).await;
+        record.phase = Phase::Ready;
+        record.applied_revision = Some(revision.0.clone());
+        record.push_history(SyncEntry { revision: revision.0.clone(), started: sync_started, finished: now(), phase: Phase::Ready, message: None });
+        store.save(&record, rv.as_deref()).await?;
+        self.progress.event(&Event::SyncFinished { phase: "Ready".into(), took: started.elapsed() });
+        report.phase = Phase::Ready;
+        Ok(report)
+    }
+
+    async fn plan_for(&self, root: &Path, ws: &WaveSet) -> Result<Plan, SyncError> {
+        let inputs = render_all(root, ws)?;
+        self.resolver.discover_all().await.map_err(SyncError::Discovery)?;
+        Ok(plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &ScopeCache(&self.resolver))?)
+    }
+
+    /// A wave completed at this digest is skipped after checking its objects are still there and healthy.
+    async fn verify(&self, record: &Record, wave: &PlannedWave, spec: &config::Wave) -> bool {
+        let Some(w) = record.wave(&wave.name) else { return false };
+        let done = matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped);
+        if !done || w.digest.as_deref() != Some(&wave.digest) {
+            return false;
+        }
+        let refs = record.inventory.waves.get(&wave.name).cloned().unwrap_or_default();
+        let Ok(rules) = compile_rules(spec) else { return false };
+        wait_healthy(&self.resolver, &refs, &rules, Duration::from_secs(2), &|_, _| {}).await.is_ok()
+    }
+
+    /// Gates, apply, health, prune for one wave. Returns the skipped components.
+    async fn run_wave(
+        &self,
+        ws: &WaveSet,
+        spec: &config::Wave,
+        wave: &PlannedWave,
+        planned: &BTreeSet<ObjRef>,
+        record: &mut Record,
+    ) -> Result<Vec<String>, WaveFailure> {
+        let default_ns = ws.namespace.clone().unwrap_or_else(|| "default".into());
+        let rules = compile_rules(spec).map_err(|e| WaveFailure { message: e.to_string(), category: Category::Config })?;
+        gates::check_requirements(&self.resolver, &spec.requires, &default_ns, self.options.requires_grace).await?;
+        if let Some(rule) = &spec.skip_if {
+            if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
+                self.progress.event(&Event::ComponentSkipped { wave: wave.name.clone(), component: "*".into(), reason: why });
+                return Ok(wave.components.iter().map(|c| c.name.clone()).collect());
+            }
+        }
+        let mut skipped = Vec::new();
+        let mut objects = Vec::new();
+        for c in &wave.components {
+            let cspec = spec.components.iter().find(|s| s.name == c.name);
+            if let Some(cs) = cspec {
+                gates::check_requirements(&self.resolver, &cs.requires, &default_ns, self.options.requires_grace).await?;
+                if let Some(rule) = &cs.skip_if {
+                    if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
+                        self.progress.event(&Event::ComponentSkipped { wave: wave.name.clone(), component: c.name.clone(), reason: why });
+                        skipped.push(c.name.clone());
+                        continue;
+                    }
+                }
+            }
+            objects.push(c.objects.as_slice());
+        }
+        let outcomes = futures::future::join_all(objects.iter().map(|objs| self.applier.apply(objs))).await;
+        let mut applied = Vec::new();
+        let mut recreated = 0;
+        let mut errors = Vec::new();
+        for o in outcomes {
+            applied.extend(o.applied);
+            recreated += o.recreated_jobs.len();
+            errors.extend(o.errors);
+        }
+        let previous = record.inventory.waves.get(&wave.name).cloned().unwrap_or_default();
+        // Whatever was applied belongs to the inventory even when the wave fails,
+        // so nothing applied is ever forgotten.
+        let mut inventory: BTreeSet<ObjRef> = previous.iter().cloned().collect();
+        inventory.extend(applied.iter().cloned());
+        record.inventory.waves.insert(wave.name.clone(), inventory.iter().cloned().collect());
+        if let Some(e) = errors.into_iter().next() {
+            return Err(e.into());
+        }
+        self.progress.event(&Event::WaveApplied { wave: wave.name.clone(), applied: applied.len(), recreated_jobs: recreated });
+        let progress = self.progress.clone();
+        let name = wave.name.clone();
+        let report = move |pending: usize, example: &str| {
+            progress.event(&Event::WaveWaiting { wave: name.clone(), pending, example: example.to_string() });
+        };
+        wait_healthy(&self.resolver, &applied, &rules, spec.timeout, &report).await.map_err(|e: WaitError| WaveFailure::from(e))?;
+        let stale: Vec<ObjRef> = previous.iter().filter(|r| !planned.contains(r)).cloned().collect();
+        let mut kept_inventory: BTreeSet<ObjRef> = applied.iter().cloned().collect();
+        if !stale.is_empty() {
+            let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
+            self.progress.event(&Event::Pruned { wave: wave.name.clone(), deleted: out.deleted.len(), kept: out.kept.len() });
+            kept_inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
+        }
+        record.inventory.waves.insert(wave.name.clone(), kept_inventory.into_iter().collect());
+        Ok(skipped)
+    }
+
+    /// Objects of waves that left wavesync.yaml are pruned once every wave is healthy.
+    async fn prune_removed_waves(&self, ws: &WaveSet, names: &[&str], planned: &BTreeSet<ObjRef>, record: &mut Record) {
+        let gone: Vec<String> = record.inventory.waves.keys().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+        for wave in gone {
+            let stale: Vec<ObjRef> =
+                record.inventory.waves.get(&wave).into_iter().flatten().filter(|r| !planned.contains(r)).cloned().collect();
+            let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
+            self.progress.event(&Event::Pruned { wave: wave.clone(), deleted: out.deleted.len(), kept: out.kept.len() });
+            if out.failed.is_empty() {
+                record.inventory.waves.remove(&wave);
+            } else {
+                record.inventory.waves.insert(wave, out.failed.into_iter().map(|(r, _)| r).collect());
+            }
+        }
+    }
+}
+
+fn is_done(record: &Record, revision: &Revision) -> bool {
+    record.phase == Phase::Ready
+        && record.applied_revision.as_deref() == Some(revision.0.as_str())
+        && record.target_revision.as_deref() == Some(revision.0.as_str())
+}
+
+fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> {
+    let all = spec.health.iter().chain(spec.components.iter().flat_map(|c| c.health.iter()));
+    all.map(|r| CompiledRule::compile(r.api_version.as_deref(), &r.kind, &r.ready, r.failed.as_deref())).collect()
+}
+
+/// Renders every component of every wave; any error stops before anything is applied.
+///
+/// # Errors
+/// The first render error (it names the file).
+pub fn render_all(root: &Path, ws: &WaveSet) -> Result<Vec<WaveInput>, RenderError> {
+    let values = ws.values.clone();
+    let substitute = move |text: &str, file: &Path| values.substitute(text, file).map_err(|e| e.to_string());
+    ws.waves
+        .iter()
+        .map(|w| {
+            let components = w
+                .components
+                .iter()
+                .map(|c| {
+                    let req = RenderRequest { repo_root: root, path: &c.path, substitute: &substitute };
+                    render::render_path(&req).map(|objs| (c.name.clone(), objs))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(WaveInput { name: w.name.clone(), components })
+        })
+        .collect()
+}
