@@ -210,10 +210,14 @@ impl Engine {
         let mut report = SyncReport { phase: Phase::Installing, applied_waves: vec![], verified_waves: vec![], up_to_date: false };
         let planned_refs: BTreeSet<ObjRef> =
             plan.waves.iter().flat_map(|w| w.components.iter().flat_map(|c| c.objects.iter().map(|o| o.reference()))).collect();
+        // Once a wave is applied, every later wave is applied too: they may
+        // depend on what changed (apps on a migration), and re-applying an
+        // unchanged object is a no-op for the API server.
+        let mut cascade = false;
         for (i, wave) in plan.waves.iter().enumerate() {
             let spec = ws.wave(&wave.name).cloned();
             let Some(spec) = spec else { continue };
-            if !self.options.repair && self.verify(&record, wave, &spec).await {
+            if !self.options.repair && !cascade && self.verify(&record, wave, &spec).await {
                 self.progress.event(&Event::WaveVerified { wave: wave.name.clone() });
                 report.verified_waves.push(wave.name.clone());
                 continue;
@@ -237,8 +241,25 @@ impl Engine {
             w.message = None;
             w.objects = wave.components.iter().map(|c| c.objects.len()).sum();
             rv = Some(store.save(&record, rv.as_deref()).await?);
+            cascade = true;
             let wave_started = Instant::now();
-            let result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+            let mut result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+            // Transient failures (429, 5xx, timeouts, conflicts) retry the wave
+            // with the wave's backoff; configuration and component failures do not.
+            while let Err(f) = &result {
+                let attempts = record.wave_mut(&wave.name).attempts;
+                if f.category != Category::Transient || attempts >= spec.retry.attempts {
+                    break;
+                }
+                let delay = spec.retry.delay(attempts + 1);
+                tracing::info!(wave = %wave.name, attempt = attempts + 1, ?delay, error = %f.message, "transient failure; retrying the wave");
+                tokio::time::sleep(delay).await;
+                let w = record.wave_mut(&wave.name);
+                w.attempts += 1;
+                w.message = Some(format!("retrying after: {}", f.message));
+                rv = Some(store.save(&record, rv.as_deref()).await?);
+                result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+            }
             let w = record.wave_mut(&wave.name);
             w.finished = Some(now());
             match result {
