@@ -68,3 +68,33 @@ pub fn category_of_kube(e: &kube::Error) -> Category {
         _ => Category::Transient,
     }
 }
+
+/// A Kubernetes API failure reduced to what people need: the server's message,
+/// code and reason (not the client's debug dump), and its category.
+#[derive(Debug, Clone)]
+pub struct ApiFailure {
+    /// What went wrong, in the server's words.
+    pub message: String,
+    /// HTTP code when the server answered.
+    pub code: Option<u16>,
+    /// Retry category.
+    pub category: Category,
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+impl From<kube::Error> for ApiFailure {
+    fn from(e: kube::Error) -> Self {
+        let category = category_of_kube(&e);
+        match e {
+            kube::Error::Api(s) => ApiFailure { message: format!("{} ({} {})", s.message, s.code, s.reason), code: Some(s.code), category },
+            other => ApiFailure { message: other.to_string(), code: None, category },
+        }
+    }
+}

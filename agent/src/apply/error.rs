@@ -1,6 +1,6 @@
 //! Apply errors: each names the object and the file it came from.
 
-use crate::error::{Categorized, Category, category_of_kube};
+use crate::error::{Categorized, Category};
 use crate::model::{ObjRef, Origin};
 
 /// A failed apply, prune or lookup.
@@ -39,7 +39,7 @@ pub enum ApplyError {
         what: String,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: crate::error::ApiFailure,
     },
     /// Waiting for something the apply needs (a CRD to be Established, a Job to be gone) timed out.
     #[error("{0}")]
@@ -51,7 +51,7 @@ impl Categorized for ApplyError {
         match self {
             ApplyError::Api { category, .. } => *category,
             ApplyError::UnknownKind { .. } => Category::Config,
-            ApplyError::Lookup { source, .. } => category_of_kube(source),
+            ApplyError::Lookup { source, .. } => source.category,
             ApplyError::Timeout(_) => Category::Transient,
         }
     }

@@ -59,7 +59,7 @@ pub async fn replace_if_changed(
         .await
         .map_err(|source| ApplyError::Lookup {
             what: format!("get {r}"),
-            source,
+            source: source.into(),
         })?;
     let Some(live) = live else { return Ok(false) };
     let wanted = obj.annotation(JOB_DIGEST);
@@ -83,7 +83,7 @@ pub async fn replace_if_changed(
         Err(source) => {
             return Err(ApplyError::Lookup {
                 what: format!("delete {r}"),
-                source,
+                source: source.into(),
             });
         }
     }

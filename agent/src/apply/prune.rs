@@ -84,7 +84,7 @@ async fn prune_one(
         .await
         .map_err(|source| ApplyError::Lookup {
             what: format!("get {r}"),
-            source,
+            source: source.into(),
         })?;
     let Some(live) = live else { return Ok(None) };
     let annotation = live
@@ -112,7 +112,7 @@ async fn prune_one(
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(source) => Err(ApplyError::Lookup {
             what: format!("delete {r}"),
-            source,
+            source: source.into(),
         }),
     }
 }

@@ -48,7 +48,7 @@ impl Resolver {
             .await
             .map_err(|source| ApplyError::Lookup {
                 what: "API discovery".into(),
-                source,
+                source: source.into(),
             })?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         for group in discovery.groups() {
@@ -109,7 +109,7 @@ impl Resolver {
             Err(source) => {
                 return Err(ApplyError::Lookup {
                     what: format!("discovery of {api_version} {kind}"),
-                    source,
+                    source: source.into(),
                 });
             }
         };

@@ -18,3 +18,21 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
     };
     kube::Client::try_from(config).context("building the Kubernetes client")
 }
+
+/// Creates the agent's namespace (for the record and the Lease) when it does not exist yet.
+pub async fn ensure_namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: kube::Api<Namespace> = kube::Api::all(client.clone());
+    if api.get_opt(name).await.map_err(crate::error::ApiFailure::from)?.is_some() {
+        return Ok(());
+    }
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
+    match api.create(&kube::api::PostParams::default(), &ns).await {
+        Ok(_) => {
+            tracing::info!(namespace = name, "created the state namespace");
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(crate::error::ApiFailure::from(e)).with_context(|| format!("creating namespace {name} for the state record")),
+    }
+}

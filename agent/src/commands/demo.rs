@@ -7,7 +7,6 @@ use crate::reconcile::{Engine, SyncOptions};
 use crate::report::{Progress, TerminalProgress, status};
 use crate::source::{Auth, GitSource, SourceSpec, Tracking};
 use anyhow::Context;
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -103,8 +102,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 /// and the storage class the cluster's values name.
 async fn prepare_cluster(client: &kube::Client, ws: &crate::config::WaveSet) -> anyhow::Result<()> {
     let pp = PostParams::default();
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "wavesync"}}))?;
-    Api::<Namespace>::all(client.clone()).create(&pp, &ns).await.context("creating namespace wavesync")?;
+    super::cluster::ensure_namespace(client, "wavesync").await?;
     if let Some(class) = ws.values.get("storageClass").and_then(|v| v.as_str()) {
         let sc: StorageClass = serde_json::from_value(json!({"metadata": {"name": class}, "provisioner": "simulated.wavesync.io"}))?;
         Api::<StorageClass>::all(client.clone()).create(&pp, &sc).await.context("creating the storage class")?;

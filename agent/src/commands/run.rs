@@ -39,6 +39,7 @@ async fn shutdown_signal() {
 /// Runs the agent until a shutdown signal.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = super::cluster::client(&args.sync.state.cluster).await?;
+    super::cluster::ensure_namespace(&client, &args.sync.state.state_namespace).await?;
     let progress: Arc<dyn Progress> = Arc::new(LogProgress);
     let engine = Engine::new(client.clone(), options(&args.sync), progress);
     let (tx, mut rx) = mpsc::channel::<()>(1);

@@ -61,6 +61,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     let engine = Engine::new(client.clone(), options(&args), progress);
     let root = root(&snapshot, &args.repo.path);
     let ws = crate::config::load(&root, args.repo.cluster_name.as_deref())?;
+    super::cluster::ensure_namespace(&client, &args.state.state_namespace).await?;
     let lease = LeaseLock::new(client, &args.state.state_namespace, &ws.name, &LeaseLock::identity(), Duration::from_secs(60));
     lease.acquire().await?;
     let result = engine.sync(&root, &snapshot.revision).await;

@@ -37,7 +37,7 @@ pub enum WaitError {
         object: ObjRef,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: crate::error::ApiFailure,
     },
 }
 
@@ -82,8 +82,13 @@ pub async fn wait_healthy(
     let mut pending: Vec<(ObjRef, String)> = objects.iter().map(|r| (r.clone(), "not checked yet".into())).collect();
     let mut delay = Duration::from_millis(100);
     let mut last_report = Instant::now();
+    let mut last_line = String::new();
     loop {
-        let checks: Vec<(ObjRef, Result<Option<Value>, kube::Error>)> = futures::stream::iter(pending.iter().map(|(r, _)| r.clone()))
+        // Owned refs, collected first: a closure over `&(ObjRef, String)` inside
+        // the stream keeps the future from being provably `Send` (rustc #100013),
+        // and `Engine::sync` must be spawnable.
+        let refs: Vec<ObjRef> = pending.iter().map(|(r, _)| r.clone()).collect();
+        let checks: Vec<(ObjRef, Result<Option<Value>, kube::Error>)> = futures::stream::iter(refs)
             .map(|r| async move {
                 let res = read(resolver, &r).await;
                 (r, res)
@@ -100,7 +105,7 @@ pub async fn wait_healthy(
                     Health::Failed(message) => return Err(WaitError::Failed { object: r, message }),
                 },
                 Err(e) if category_of_kube(&e) == Category::Permission => {
-                    return Err(WaitError::Forbidden { object: r, source: e });
+                    return Err(WaitError::Forbidden { object: r, source: e.into() });
                 }
                 Err(e) => still.push((r, format!("not readable yet: {e}"))),
             }
@@ -113,9 +118,13 @@ pub async fn wait_healthy(
         if start.elapsed() >= timeout {
             return Err(WaitError::Timeout { timeout, pending });
         }
-        if last_report.elapsed() >= Duration::from_secs(2) {
-            report(pending.len(), &format!("{} {}", pending[0].0, pending[0].1));
+        // Report what changed as soon as it changes, and the same thing only every 15 s.
+        let line = format!("{} {}", pending[0].0, pending[0].1);
+        let interval = if line == last_line { Duration::from_secs(15) } else { Duration::from_secs(2) };
+        if last_report.elapsed() >= interval {
+            report(pending.len(), &line);
             last_report = Instant::now();
+            last_line = line;
         }
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
         delay = (delay * 2).min(Duration::from_secs(2));

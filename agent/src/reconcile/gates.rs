@@ -5,7 +5,7 @@
 
 use crate::apply::{Resolver, WAVESET_LABEL};
 use crate::config::{ObjectSelector, Requirement, SkipRule};
-use crate::error::{Categorized, Category, category_of_kube};
+use crate::error::{Categorized, Category};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ pub enum GateError {
         what: String,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: crate::error::ApiFailure,
     },
 }
 
@@ -30,7 +30,7 @@ impl Categorized for GateError {
     fn category(&self) -> Category {
         match self {
             GateError::Unmet(_) => Category::Config,
-            GateError::Lookup { source, .. } => category_of_kube(source),
+            GateError::Lookup { source, .. } => source.category,
         }
     }
 }
@@ -42,7 +42,7 @@ async fn get(resolver: &Resolver, api_version: &str, kind: &str, namespace: &str
     let api = resolver.api(&resolved, namespace);
     match api.get_opt(name).await {
         Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
-        Err(source) => Err(GateError::Lookup { what, source }),
+        Err(source) => Err(GateError::Lookup { what, source: source.into() }),
     }
 }
 

@@ -2,7 +2,7 @@
 //! anything is applied and renewed while working, so two agents started at
 //! once never both apply.
 
-use crate::error::{Categorized, Category, category_of_kube};
+use crate::error::{Categorized, Category};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ pub enum LeaseError {
         name: String,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: crate::error::ApiFailure,
     },
 }
 
@@ -36,7 +36,7 @@ impl Categorized for LeaseError {
     fn category(&self) -> Category {
         match self {
             LeaseError::Held { .. } => Category::Transient,
-            LeaseError::Api { source, .. } => category_of_kube(source),
+            LeaseError::Api { source, .. } => source.category,
         }
     }
 }
@@ -71,7 +71,7 @@ impl LeaseLock {
     }
 
     fn api_err(&self, source: kube::Error) -> LeaseError {
-        LeaseError::Api { name: self.name.clone(), source }
+        LeaseError::Api { name: self.name.clone(), source: source.into() }
     }
 
     fn body(&self, acquire: Option<String>, transitions: i64, rv: Option<String>) -> Result<Lease, LeaseError> {
@@ -82,7 +82,7 @@ impl LeaseLock {
             "spec": {"holderIdentity": self.holder, "leaseDurationSeconds": self.duration.as_secs(),
                 "acquireTime": acquire.unwrap_or_else(|| t.clone()), "renewTime": t, "leaseTransitions": transitions},
         });
-        serde_json::from_value(v).map_err(|e| LeaseError::Api { name: self.name.clone(), source: kube::Error::SerdeError(e) })
+        serde_json::from_value(v).map_err(|e| LeaseError::Api { name: self.name.clone(), source: kube::Error::SerdeError(e).into() })
     }
 
     /// Takes or renews the lease.

@@ -2,7 +2,7 @@
 //! resourceVersion checks, so two agents never overwrite each other's record.
 
 use super::record::{DecodeError, INVENTORY_KEY, RECORD_KEY, Record};
-use crate::error::{Categorized, Category, category_of_kube};
+use crate::error::{Categorized, Category};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
@@ -18,7 +18,7 @@ pub enum StateError {
         name: String,
         /// The client error.
         #[source]
-        source: kube::Error,
+        source: crate::error::ApiFailure,
     },
     /// Someone else wrote the record since it was read.
     #[error("state ConfigMap {name} was changed by another writer; reload and retry")]
@@ -42,7 +42,7 @@ pub enum StateError {
 impl Categorized for StateError {
     fn category(&self) -> Category {
         match self {
-            StateError::Api { source, .. } => category_of_kube(source),
+            StateError::Api { source, .. } => source.category,
             StateError::Conflict { .. } => Category::Transient,
             StateError::Corrupt { .. } => Category::Config,
         }
@@ -88,7 +88,7 @@ impl StateStore {
             },
             _ => StateError::Api {
                 name: self.name.clone(),
-                source,
+                source: source.into(),
             },
         }
     }
