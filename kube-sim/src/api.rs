@@ -262,6 +262,13 @@ fn write_options(req: &Request) -> WriteOptions {
 }
 
 fn body_object(req: &Request) -> Result<Value, ApiError> {
+    if req.content_type == "application/vnd.kubernetes.protobuf" {
+        return crate::protobuf::decode(&req.body).map_err(|m| {
+            let mut e = ApiError::unsupported_media_type(&req.content_type);
+            e.message = m;
+            e
+        });
+    }
     let yaml = req.content_type.contains("yaml");
     if !(yaml || req.content_type.is_empty() || req.content_type.contains("json")) {
         return Err(ApiError::unsupported_media_type(&req.content_type));

@@ -31,6 +31,7 @@ pub mod fieldpath;
 pub mod metrics;
 pub mod names;
 pub mod openapi;
+pub mod protobuf;
 pub mod read;
 pub mod registry;
 pub mod route;

@@ -19,9 +19,10 @@
 //! kubectl must be on `PATH` (CI installs it); without it the test fails rather than
 //! passing silently. Set `KUBECTL` to use another binary.
 //!
-//! Known unsupported path: `kubectl create configmap|secret` (and the other generator
-//! subcommands) send protobuf request bodies, which the simulator does not decode; this
-//! test creates objects from YAML manifests (`-f`), which kubectl sends as JSON.
+//! kubectl's generator subcommands send protobuf bodies; the simulator decodes them
+//! for Namespace, ConfigMap, Secret and ServiceAccount only (`kubectl create
+//! deployment …` is refused with 415), so this test creates the rest from YAML
+//! manifests (`-f`), which kubectl sends as JSON.
 //!
 //! ```text
 //! cargo test -p kube-sim --test kubectl -- --nocapture
