@@ -363,6 +363,52 @@ fn script(k: &Kubectl) {
         );
     }
 
+    // Generator commands send protobuf bodies, decoded for these kinds.
+    k.ok(&["create", "namespace", "gen"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "gen",
+        "--from-literal=mode=fast",
+    ]);
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "-n",
+        "gen",
+        "--from-literal=password=pw",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "gen",
+            "-o",
+            "jsonpath={.data.mode}"
+        ])
+        .trim(),
+        "fast"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "secret",
+            "creds",
+            "-n",
+            "gen",
+            "-o",
+            "jsonpath={.data.password}"
+        ])
+        .trim(),
+        "cHc="
+    );
+
     // Server-side apply of a Deployment.
     let out = k.ok_with(&["apply", "--server-side", "-f", "-"], Some(DEPLOYMENT));
     assert!(
