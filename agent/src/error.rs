@@ -93,8 +93,16 @@ impl From<kube::Error> for ApiFailure {
     fn from(e: kube::Error) -> Self {
         let category = category_of_kube(&e);
         match e {
-            kube::Error::Api(s) => ApiFailure { message: format!("{} ({} {})", s.message, s.code, s.reason), code: Some(s.code), category },
-            other => ApiFailure { message: other.to_string(), code: None, category },
+            kube::Error::Api(s) => ApiFailure {
+                message: format!("{} ({} {})", s.message, s.code, s.reason),
+                code: Some(s.code),
+                category,
+            },
+            other => ApiFailure {
+                message: other.to_string(),
+                code: None,
+                category,
+            },
         }
     }
 }

@@ -7,7 +7,10 @@ use wavesync::commands;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,wavesync=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,wavesync=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {

@@ -69,7 +69,9 @@ fn map_entry(b: &[u8], bytes_value: bool) -> Option<(String, Value)> {
     for (n, f) in fields(b)? {
         match (n, f) {
             (1, Field::Bytes(s)) => k = text(s)?,
-            (2, Field::Bytes(s)) if bytes_value => v = base64::engine::general_purpose::STANDARD.encode(s).into(),
+            (2, Field::Bytes(s)) if bytes_value => {
+                v = base64::engine::general_purpose::STANDARD.encode(s).into()
+            }
             (2, Field::Bytes(s)) => v = text(s)?.into(),
             _ => {}
         }
@@ -131,8 +133,12 @@ fn object(kind: &str, raw: &[u8]) -> Option<Map<String, Value>> {
                 maps[1].insert(k, v);
             }
             ("Secret", 3, Field::Bytes(s)) => drop(o.insert("type".into(), text(s)?.into())),
-            ("ConfigMap", 4, Field::Varint(v)) | ("Secret", 5, Field::Varint(v)) => drop(o.insert("immutable".into(), (v != 0).into())),
-            ("ServiceAccount", 4, Field::Varint(v)) => drop(o.insert("automountServiceAccountToken".into(), (v != 0).into())),
+            ("ConfigMap", 4, Field::Varint(v)) | ("Secret", 5, Field::Varint(v)) => {
+                drop(o.insert("immutable".into(), (v != 0).into()))
+            }
+            ("ServiceAccount", 4, Field::Varint(v)) => {
+                drop(o.insert("automountServiceAccountToken".into(), (v != 0).into()))
+            }
             _ => {}
         }
     }
@@ -141,7 +147,15 @@ fn object(kind: &str, raw: &[u8]) -> Option<Map<String, Value>> {
         o.insert("data".into(), Value::Object(data));
     }
     if !second.is_empty() {
-        o.insert(if kind == "Secret" { "stringData" } else { "binaryData" }.into(), Value::Object(second));
+        o.insert(
+            if kind == "Secret" {
+                "stringData"
+            } else {
+                "binaryData"
+            }
+            .into(),
+            Value::Object(second),
+        );
     }
     Some(o)
 }
@@ -151,7 +165,9 @@ fn object(kind: &str, raw: &[u8]) -> Option<Map<String, Value>> {
 /// # Errors
 /// A message for kinds this decoder does not know or malformed bodies.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
-    let rest = body.strip_prefix(MAGIC).ok_or("the body does not start with the Kubernetes protobuf prefix")?;
+    let rest = body
+        .strip_prefix(MAGIC)
+        .ok_or("the body does not start with the Kubernetes protobuf prefix")?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (n, f) in fields(rest).ok_or("malformed protobuf envelope")? {
         match (n, f) {
@@ -170,8 +186,16 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
             _ => {}
         }
     }
-    if !matches!((api_version.as_str(), kind.as_str()), ("v1", "Namespace" | "ConfigMap" | "Secret" | "ServiceAccount")) {
-        return Err(format!("protobuf bodies of {api_version} {kind} are not supported by the simulator; send JSON"));
+    if !matches!(
+        (api_version.as_str(), kind.as_str()),
+        (
+            "v1",
+            "Namespace" | "ConfigMap" | "Secret" | "ServiceAccount"
+        )
+    ) {
+        return Err(format!(
+            "protobuf bodies of {api_version} {kind} are not supported by the simulator; send JSON"
+        ));
     }
     let mut o = object(&kind, raw).ok_or("malformed protobuf object")?;
     o.insert("apiVersion".into(), api_version.into());
@@ -192,7 +216,11 @@ mod tests {
 
     #[test]
     fn decodes_a_configmap_as_kubectl_sends_it() {
-        let meta = [field(1, b"cfg"), field(11, &[field(1, b"app"), field(2, b"web")].concat())].concat();
+        let meta = [
+            field(1, b"cfg"),
+            field(11, &[field(1, b"app"), field(2, b"web")].concat()),
+        ]
+        .concat();
         let entry = [field(1, b"a"), field(2, b"1")].concat();
         let raw = [field(1, &meta), field(2, &entry)].concat();
         let tm = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
@@ -207,6 +235,10 @@ mod tests {
     fn other_kinds_are_refused_with_a_clear_message() {
         let tm = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
         let body = [MAGIC.to_vec(), field(1, &tm)].concat();
-        assert!(decode(&body).expect_err("refused").contains("apps/v1 Deployment"));
+        assert!(
+            decode(&body)
+                .expect_err("refused")
+                .contains("apps/v1 Deployment")
+        );
     }
 }

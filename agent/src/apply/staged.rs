@@ -91,7 +91,10 @@ impl Applier {
         // The futures are made before they enter the stream: a closure over
         // `&Object` inside it keeps the future from being provably `Send`
         // (rustc #100013), and `Engine::sync` must be spawnable.
-        let pending: Vec<_> = rest.into_iter().map(|o| self.apply_second_stage(o)).collect();
+        let pending: Vec<_> = rest
+            .into_iter()
+            .map(|o| self.apply_second_stage(o))
+            .collect();
         let results: Vec<(ObjRef, bool, Result<(), ApplyError>)> = futures::stream::iter(pending)
             .buffer_unordered(self.concurrency.max(1))
             .collect()

@@ -18,15 +18,26 @@ use std::time::Duration;
 fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
     kube_sim::SimOptions {
         ready_after: Duration::from_secs_f64(ready_after.max(0.0)),
-        ready_kinds: vec!["postgresql.cnpg.io/Cluster".into(), "operator.victoriametrics.com/VMSingle".into()],
+        ready_kinds: vec![
+            "postgresql.cnpg.io/Cluster".into(),
+            "operator.victoriametrics.com/VMSingle".into(),
+        ],
         ready_status: vec![
-            ("postgresql.cnpg.io/Cluster".into(), json!({"phase": "Cluster in healthy state"})),
-            ("operator.victoriametrics.com/VMSingle".into(), json!({"updateStatus": "operational"})),
+            (
+                "postgresql.cnpg.io/Cluster".into(),
+                json!({"phase": "Cluster in healthy state"}),
+            ),
+            (
+                "operator.victoriametrics.com/VMSingle".into(),
+                json!({"updateStatus": "operational"}),
+            ),
         ],
         generated_secrets: vec![kube_sim::GeneratedSecret {
             kind: "postgresql.cnpg.io/Cluster".into(),
             name: "{name}-app".into(),
-            keys: ["username", "password", "host", "port", "dbname", "uri"].map(String::from).to_vec(),
+            keys: ["username", "password", "host", "port", "dbname", "uri"]
+                .map(String::from)
+                .to_vec(),
         }],
         ..Default::default()
     }
@@ -35,7 +46,10 @@ fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
 /// Copies `dir` into a new Git repository with one commit; returns its path.
 pub fn commit_copy(dir: &Path, into: &Path) -> anyhow::Result<()> {
     copy_dir(dir, into)?;
-    let repo = git2::Repository::init_opts(into, git2::RepositoryInitOptions::new().initial_head("main"))?;
+    let repo = git2::Repository::init_opts(
+        into,
+        git2::RepositoryInitOptions::new().initial_head("main"),
+    )?;
     let mut index = repo.index()?;
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
     index.write()?;
@@ -64,10 +78,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("wavesync-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let repo_dir = work.join("repo");
-    commit_copy(&args.dir, &repo_dir).with_context(|| format!("making a Git repository of {}", args.dir.display()))?;
+    commit_copy(&args.dir, &repo_dir)
+        .with_context(|| format!("making a Git repository of {}", args.dir.display()))?;
     let ws = crate::config::load(&repo_dir, Some(&args.cluster_name))?;
 
-    println!("starting the simulated cluster (simulated CloudNativePG and VictoriaMetrics operators)");
+    println!(
+        "starting the simulated cluster (simulated CloudNativePG and VictoriaMetrics operators)"
+    );
     let sim = kube_sim::Sim::start_with(sim_options(args.ready_after)).await?;
     let client = sim.client()?;
     prepare_cluster(&client, &ws).await?;
@@ -79,9 +96,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         cache_dir: work.join("cache"),
     });
     let snapshot = tokio::task::spawn_blocking(move || src.sync()).await??;
-    println!("repository {} at {}", args.dir.display(), snapshot.revision.short());
+    println!(
+        "repository {} at {}",
+        args.dir.display(),
+        snapshot.revision.short()
+    );
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
-    let options = SyncOptions { cluster: Some(args.cluster_name.clone()), ..Default::default() };
+    let options = SyncOptions {
+        cluster: Some(args.cluster_name.clone()),
+        ..Default::default()
+    };
     let engine = Engine::new(client.clone(), options, progress);
     let result = engine.sync(&snapshot.root, &snapshot.revision).await;
     if let Some(loaded) = engine.store(&ws.name).load().await? {
@@ -90,7 +114,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.keep {
         sim.write_kubeconfig(path)?;
-        println!("\nthe simulated cluster keeps running: kubectl --kubeconfig {} get all -A  (Ctrl-C to stop)", path.display());
+        println!(
+            "\nthe simulated cluster keeps running: kubectl --kubeconfig {} get all -A  (Ctrl-C to stop)",
+            path.display()
+        );
         tokio::signal::ctrl_c().await?;
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -104,8 +131,13 @@ async fn prepare_cluster(client: &kube::Client, ws: &crate::config::WaveSet) -> 
     let pp = PostParams::default();
     super::cluster::ensure_namespace(client, "wavesync").await?;
     if let Some(class) = ws.values.get("storageClass").and_then(|v| v.as_str()) {
-        let sc: StorageClass = serde_json::from_value(json!({"metadata": {"name": class}, "provisioner": "simulated.wavesync.io"}))?;
-        Api::<StorageClass>::all(client.clone()).create(&pp, &sc).await.context("creating the storage class")?;
+        let sc: StorageClass = serde_json::from_value(
+            json!({"metadata": {"name": class}, "provisioner": "simulated.wavesync.io"}),
+        )?;
+        Api::<StorageClass>::all(client.clone())
+            .create(&pp, &sc)
+            .await
+            .context("creating the storage class")?;
     }
     Ok(())
 }

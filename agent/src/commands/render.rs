@@ -10,7 +10,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let inputs = render_all(&args.dir, &ws)?;
     let plan = plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &Builtin)?;
     for wave in &plan.waves {
-        println!("# wave {} (digest {})", wave.name, &wave.digest[..16.min(wave.digest.len())]);
+        println!(
+            "# wave {} (digest {})",
+            wave.name,
+            &wave.digest[..16.min(wave.digest.len())]
+        );
         for c in &wave.components {
             for o in &c.objects {
                 println!("---\n# source: {} (component {})", o.origin, c.name);

@@ -9,8 +9,8 @@ use crate::cli::RunArgs;
 use crate::error::Categorized;
 use crate::reconcile::Engine;
 use crate::reconcile::lease::LeaseLock;
-use crate::report::progress::LogProgress;
 use crate::report::Progress;
+use crate::report::progress::LogProgress;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -21,10 +21,11 @@ const GRACE: Duration = Duration::from_secs(25);
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -43,7 +44,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let progress: Arc<dyn Progress> = Arc::new(LogProgress);
     let engine = Engine::new(client.clone(), options(&args.sync), progress);
     let (tx, mut rx) = mpsc::channel::<()>(1);
-    let _watcher = if args.watch { Some(crate::source::watch_local(std::path::Path::new(&args.sync.repo.repo), tx)?) } else { None };
+    let _watcher = if args.watch {
+        Some(crate::source::watch_local(
+            std::path::Path::new(&args.sync.repo.repo),
+            tx,
+        )?)
+    } else {
+        None
+    };
     let mut src = source(&args.sync.repo);
     let identity = LeaseLock::identity();
     let shutdown = shutdown_signal();
@@ -65,7 +73,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let root = root(&snapshot, &args.sync.repo.path);
         let pass = async {
             let ws = crate::config::load(&root, args.sync.repo.cluster_name.as_deref())?;
-            let lease = LeaseLock::new(client.clone(), &args.sync.state.state_namespace, &ws.name, &identity, Duration::from_secs(60));
+            let lease = LeaseLock::new(
+                client.clone(),
+                &args.sync.state.state_namespace,
+                &ws.name,
+                &identity,
+                Duration::from_secs(60),
+            );
             lease.acquire().await?;
             let result = engine.sync(&root, &snapshot.revision).await;
             if let Err(e) = &result {

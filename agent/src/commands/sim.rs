@@ -13,14 +13,21 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         ready_kinds: args.ready_kinds,
         ..Default::default()
     };
-    let sim = kube_sim::Sim::start_with(options).await.context("starting the simulated API server")?;
+    let sim = kube_sim::Sim::start_with(options)
+        .await
+        .context("starting the simulated API server")?;
     sim.write_kubeconfig(&args.kubeconfig)
         .with_context(|| format!("writing the kubeconfig to {}", args.kubeconfig.display()))?;
     println!("kube-sim listening on {}", sim.url());
     println!("kubeconfig written to {}", args.kubeconfig.display());
-    println!("try: kubectl --kubeconfig {} get namespaces", args.kubeconfig.display());
+    println!(
+        "try: kubectl --kubeconfig {} get namespaces",
+        args.kubeconfig.display()
+    );
     println!("press Ctrl-C to stop");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     sim.shutdown();
     Ok(())
 }

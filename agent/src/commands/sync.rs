@@ -18,11 +18,23 @@ pub fn source(args: &RepoArgs) -> GitSource {
         _ => Tracking::Branch(args.branch.clone()),
     };
     let auth = match (&args.git_token, &args.ssh_key) {
-        (Some(token), _) => Auth::Token { username: None, token: token.clone() },
-        (None, Some(key)) => Auth::SshKey { private_key: key.clone(), passphrase: None, known_hosts: args.known_hosts.clone() },
+        (Some(token), _) => Auth::Token {
+            username: None,
+            token: token.clone(),
+        },
+        (None, Some(key)) => Auth::SshKey {
+            private_key: key.clone(),
+            passphrase: None,
+            known_hosts: args.known_hosts.clone(),
+        },
         _ => Auth::None,
     };
-    GitSource::new(SourceSpec { url: args.repo.clone(), tracking, auth, cache_dir: args.cache_dir.clone() })
+    GitSource::new(SourceSpec {
+        url: args.repo.clone(),
+        tracking,
+        auth,
+        cache_dir: args.cache_dir.clone(),
+    })
 }
 
 /// Fetches on a blocking thread (libgit2 is synchronous).
@@ -62,7 +74,13 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     let root = root(&snapshot, &args.repo.path);
     let ws = crate::config::load(&root, args.repo.cluster_name.as_deref())?;
     super::cluster::ensure_namespace(&client, &args.state.state_namespace).await?;
-    let lease = LeaseLock::new(client, &args.state.state_namespace, &ws.name, &LeaseLock::identity(), Duration::from_secs(60));
+    let lease = LeaseLock::new(
+        client,
+        &args.state.state_namespace,
+        &ws.name,
+        &LeaseLock::identity(),
+        Duration::from_secs(60),
+    );
     lease.acquire().await?;
     let result = engine.sync(&root, &snapshot.revision).await;
     lease.release().await;

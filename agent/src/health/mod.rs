@@ -15,9 +15,9 @@
 mod cel;
 mod fields;
 mod rules;
-pub mod wait;
 #[cfg(test)]
 mod tests;
+pub mod wait;
 
 use std::fmt;
 

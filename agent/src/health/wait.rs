@@ -42,7 +42,11 @@ pub enum WaitError {
 }
 
 fn describe(pending: &[(ObjRef, String)]) -> String {
-    let mut parts: Vec<String> = pending.iter().take(3).map(|(r, why)| format!("{r} ({why})")).collect();
+    let mut parts: Vec<String> = pending
+        .iter()
+        .take(3)
+        .map(|(r, why)| format!("{r} ({why})"))
+        .collect();
     if pending.len() > 3 {
         parts.push(format!("and {} more", pending.len() - 3));
     }
@@ -60,9 +64,14 @@ impl Categorized for WaitError {
 
 /// Reads one object: `Ok(None)` when it does not exist (yet).
 async fn read(resolver: &Resolver, r: &ObjRef) -> Result<Option<Value>, kube::Error> {
-    let Ok(Some(resolved)) = resolver.resolve(&r.api_version, &r.kind).await else { return Ok(None) };
+    let Ok(Some(resolved)) = resolver.resolve(&r.api_version, &r.kind).await else {
+        return Ok(None);
+    };
     let api = resolver.api(&resolved, &r.namespace);
-    Ok(api.get_opt(&r.name).await?.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+    Ok(api
+        .get_opt(&r.name)
+        .await?
+        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
 }
 
 /// Waits until every object in `objects` is healthy.
@@ -79,7 +88,10 @@ pub async fn wait_healthy(
     report: &(dyn Fn(usize, &str) + Send + Sync),
 ) -> Result<(), WaitError> {
     let start = Instant::now();
-    let mut pending: Vec<(ObjRef, String)> = objects.iter().map(|r| (r.clone(), "not checked yet".into())).collect();
+    let mut pending: Vec<(ObjRef, String)> = objects
+        .iter()
+        .map(|r| (r.clone(), "not checked yet".into()))
+        .collect();
     let mut delay = Duration::from_millis(100);
     let mut last_report = Instant::now();
     let mut last_line = String::new();
@@ -102,10 +114,15 @@ pub async fn wait_healthy(
                 Ok(obj) => match assess(obj.as_ref(), rules) {
                     Health::Ready => {}
                     Health::Progressing(why) => still.push((r, why)),
-                    Health::Failed(message) => return Err(WaitError::Failed { object: r, message }),
+                    Health::Failed(message) => {
+                        return Err(WaitError::Failed { object: r, message });
+                    }
                 },
                 Err(e) if category_of_kube(&e) == Category::Permission => {
-                    return Err(WaitError::Forbidden { object: r, source: e.into() });
+                    return Err(WaitError::Forbidden {
+                        object: r,
+                        source: e.into(),
+                    });
                 }
                 Err(e) => still.push((r, format!("not readable yet: {e}"))),
             }
@@ -120,7 +137,11 @@ pub async fn wait_healthy(
         }
         // Report what changed as soon as it changes, and the same thing only every 15 s.
         let line = format!("{} {}", pending[0].0, pending[0].1);
-        let interval = if line == last_line { Duration::from_secs(15) } else { Duration::from_secs(2) };
+        let interval = if line == last_line {
+            Duration::from_secs(15)
+        } else {
+            Duration::from_secs(2)
+        };
         if last_report.elapsed() >= interval {
             report(pending.len(), &line);
             last_report = Instant::now();

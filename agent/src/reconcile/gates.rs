@@ -35,14 +35,35 @@ impl Categorized for GateError {
     }
 }
 
-async fn get(resolver: &Resolver, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Option<Value>, GateError> {
-    let what = format!("{kind} {}{name}", if namespace.is_empty() { String::new() } else { format!("{namespace}/") });
-    let resolved = resolver.resolve(api_version, kind).await.map_err(|e| GateError::Unmet(format!("{what}: {e}")))?;
-    let Some(resolved) = resolved else { return Ok(None) };
+async fn get(
+    resolver: &Resolver,
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Value>, GateError> {
+    let what = format!(
+        "{kind} {}{name}",
+        if namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{namespace}/")
+        }
+    );
+    let resolved = resolver
+        .resolve(api_version, kind)
+        .await
+        .map_err(|e| GateError::Unmet(format!("{what}: {e}")))?;
+    let Some(resolved) = resolved else {
+        return Ok(None);
+    };
     let api = resolver.api(&resolved, namespace);
     match api.get_opt(name).await {
         Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
-        Err(source) => Err(GateError::Lookup { what, source: source.into() }),
+        Err(source) => Err(GateError::Lookup {
+            what,
+            source: source.into(),
+        }),
     }
 }
 
@@ -53,27 +74,53 @@ fn condition_true(obj: &Value, t: &str) -> bool {
 }
 
 /// Checks one requirement once: `Ok(None)` when met, `Ok(Some(why))` when not.
-async fn check(resolver: &Resolver, req: &Requirement, default_ns: &str) -> Result<Option<String>, GateError> {
+async fn check(
+    resolver: &Resolver,
+    req: &Requirement,
+    default_ns: &str,
+) -> Result<Option<String>, GateError> {
     Ok(match req {
-        Requirement::Crd(name) => match get(resolver, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", name).await? {
+        Requirement::Crd(name) => match get(
+            resolver,
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            name,
+        )
+        .await?
+        {
             None => Some(format!("CRD {name} does not exist")),
-            Some(crd) if !condition_true(&crd, "Established") => Some(format!("CRD {name} is not Established")),
+            Some(crd) if !condition_true(&crd, "Established") => {
+                Some(format!("CRD {name} is not Established"))
+            }
             Some(_) => None,
         },
-        Requirement::StorageClass(name) if name.trim().is_empty() => Some("the storage class name is empty".into()),
-        Requirement::StorageClass(name) => match get(resolver, "storage.k8s.io/v1", "StorageClass", "", name).await? {
-            None => Some(format!("StorageClass {name:?} does not exist")),
-            Some(_) => None,
-        },
+        Requirement::StorageClass(name) if name.trim().is_empty() => {
+            Some("the storage class name is empty".into())
+        }
+        Requirement::StorageClass(name) => {
+            match get(resolver, "storage.k8s.io/v1", "StorageClass", "", name).await? {
+                None => Some(format!("StorageClass {name:?} does not exist")),
+                Some(_) => None,
+            }
+        }
         Requirement::Object(sel) => {
             let ns = sel.namespace.clone().unwrap_or_default();
             match get(resolver, &sel.api_version, &sel.kind, &ns, &sel.name).await? {
-                None => Some(format!("{} {} does not exist", sel.kind, qualified(&ns, &sel.name))),
+                None => Some(format!(
+                    "{} {} does not exist",
+                    sel.kind,
+                    qualified(&ns, &sel.name)
+                )),
                 Some(_) => None,
             }
         }
         Requirement::DeploymentReady { namespace, name } => {
-            let ns = if namespace.is_empty() { default_ns } else { namespace };
+            let ns = if namespace.is_empty() {
+                default_ns
+            } else {
+                namespace
+            };
             match get(resolver, "apps/v1", "Deployment", ns, name).await? {
                 None => Some(format!("Deployment {ns}/{name} does not exist")),
                 Some(d) => match crate::health::assess(Some(&d), &[]) {
@@ -82,17 +129,31 @@ async fn check(resolver: &Resolver, req: &Requirement, default_ns: &str) -> Resu
                 },
             }
         }
-        Requirement::Secret { namespace, name, keys } => {
-            let ns = if namespace.is_empty() { default_ns } else { namespace };
+        Requirement::Secret {
+            namespace,
+            name,
+            keys,
+        } => {
+            let ns = if namespace.is_empty() {
+                default_ns
+            } else {
+                namespace
+            };
             match get(resolver, "v1", "Secret", ns, name).await? {
                 None => Some(format!("Secret {ns}/{name} does not exist")),
                 Some(s) => {
                     // Only key names are read; values never leave this function.
                     let has = |k: &str| {
-                        s.get("data").and_then(|d| d.get(k)).is_some() || s.get("stringData").and_then(|d| d.get(k)).is_some()
+                        s.get("data").and_then(|d| d.get(k)).is_some()
+                            || s.get("stringData").and_then(|d| d.get(k)).is_some()
                     };
-                    let missing: Vec<&str> = keys.iter().map(String::as_str).filter(|k| !has(k)).collect();
-                    (!missing.is_empty()).then(|| format!("Secret {ns}/{name} lacks keys {}", missing.join(", ")))
+                    let missing: Vec<&str> = keys
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|k| !has(k))
+                        .collect();
+                    (!missing.is_empty())
+                        .then(|| format!("Secret {ns}/{name} lacks keys {}", missing.join(", ")))
                 }
             }
         }
@@ -100,7 +161,11 @@ async fn check(resolver: &Resolver, req: &Requirement, default_ns: &str) -> Resu
 }
 
 fn qualified(ns: &str, name: &str) -> String {
-    if ns.is_empty() { name.to_string() } else { format!("{ns}/{name}") }
+    if ns.is_empty() {
+        name.to_string()
+    } else {
+        format!("{ns}/{name}")
+    }
 }
 
 /// Checks every requirement, retrying unmet ones for `grace` (objects made by
@@ -108,7 +173,12 @@ fn qualified(ns: &str, name: &str) -> String {
 ///
 /// # Errors
 /// [`GateError::Unmet`] naming every unmet requirement.
-pub async fn check_requirements(resolver: &Resolver, reqs: &[Requirement], default_ns: &str, grace: Duration) -> Result<(), GateError> {
+pub async fn check_requirements(
+    resolver: &Resolver,
+    reqs: &[Requirement],
+    default_ns: &str,
+    grace: Duration,
+) -> Result<(), GateError> {
     let start = Instant::now();
     loop {
         let mut unmet = Vec::new();
@@ -132,14 +202,33 @@ pub async fn check_requirements(resolver: &Resolver, reqs: &[Requirement], defau
 ///
 /// # Errors
 /// Lookup failures.
-pub async fn should_skip(resolver: &Resolver, rule: &SkipRule, waveset: &str) -> Result<Option<String>, GateError> {
-    let ObjectSelector { api_version, kind, namespace, name } = &rule.exists;
+pub async fn should_skip(
+    resolver: &Resolver,
+    rule: &SkipRule,
+    waveset: &str,
+) -> Result<Option<String>, GateError> {
+    let ObjectSelector {
+        api_version,
+        kind,
+        namespace,
+        name,
+    } = &rule.exists;
     let ns = namespace.clone().unwrap_or_default();
-    let Some(obj) = get(resolver, api_version, kind, &ns, name).await? else { return Ok(None) };
-    let owner = obj.pointer("/metadata/labels").and_then(|l| l.get(WAVESET_LABEL)).and_then(Value::as_str);
+    let Some(obj) = get(resolver, api_version, kind, &ns, name).await? else {
+        return Ok(None);
+    };
+    let owner = obj
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(WAVESET_LABEL))
+        .and_then(Value::as_str);
     if owner == Some(waveset) {
         return Ok(None);
     }
-    let by = owner.map(|o| format!("WaveSet {o}")).unwrap_or_else(|| "another installer".into());
-    Ok(Some(format!("{kind} {} already exists, managed by {by}", qualified(&ns, name))))
+    let by = owner
+        .map(|o| format!("WaveSet {o}"))
+        .unwrap_or_else(|| "another installer".into());
+    Ok(Some(format!(
+        "{kind} {} already exists, managed by {by}",
+        qualified(&ns, name)
+    )))
 }

@@ -60,8 +60,19 @@ fn micro(t: jiff::Timestamp) -> String {
 
 impl LeaseLock {
     /// The lease `wavesync-<waveset>` in `namespace`, held as `holder`.
-    pub fn new(client: kube::Client, namespace: &str, waveset: &str, holder: &str, duration: Duration) -> Self {
-        LeaseLock { api: Api::namespaced(client, namespace), name: format!("wavesync-{waveset}"), holder: holder.to_string(), duration }
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        waveset: &str,
+        holder: &str,
+        duration: Duration,
+    ) -> Self {
+        LeaseLock {
+            api: Api::namespaced(client, namespace),
+            name: format!("wavesync-{waveset}"),
+            holder: holder.to_string(),
+            duration,
+        }
     }
 
     /// A holder identity for this process.
@@ -71,10 +82,18 @@ impl LeaseLock {
     }
 
     fn api_err(&self, source: kube::Error) -> LeaseError {
-        LeaseError::Api { name: self.name.clone(), source: source.into() }
+        LeaseError::Api {
+            name: self.name.clone(),
+            source: source.into(),
+        }
     }
 
-    fn body(&self, acquire: Option<String>, transitions: i64, rv: Option<String>) -> Result<Lease, LeaseError> {
+    fn body(
+        &self,
+        acquire: Option<String>,
+        transitions: i64,
+        rv: Option<String>,
+    ) -> Result<Lease, LeaseError> {
         let t = micro(now());
         let v = json!({
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -82,7 +101,10 @@ impl LeaseLock {
             "spec": {"holderIdentity": self.holder, "leaseDurationSeconds": self.duration.as_secs(),
                 "acquireTime": acquire.unwrap_or_else(|| t.clone()), "renewTime": t, "leaseTransitions": transitions},
         });
-        serde_json::from_value(v).map_err(|e| LeaseError::Api { name: self.name.clone(), source: kube::Error::SerdeError(e).into() })
+        serde_json::from_value(v).map_err(|e| LeaseError::Api {
+            name: self.name.clone(),
+            source: kube::Error::SerdeError(e).into(),
+        })
     }
 
     /// Takes or renews the lease.
@@ -90,8 +112,16 @@ impl LeaseLock {
     /// # Errors
     /// [`LeaseError::Held`] while another live holder has it.
     pub async fn acquire(&self) -> Result<(), LeaseError> {
-        let pp = PostParams { field_manager: Some("wavesync".into()), ..Default::default() };
-        let Some(current) = self.api.get_opt(&self.name).await.map_err(|e| self.api_err(e))? else {
+        let pp = PostParams {
+            field_manager: Some("wavesync".into()),
+            ..Default::default()
+        };
+        let Some(current) = self
+            .api
+            .get_opt(&self.name)
+            .await
+            .map_err(|e| self.api_err(e))?
+        else {
             return match self.api.create(&pp, &self.body(None, 0, None)?).await {
                 Ok(_) => Ok(()),
                 Err(kube::Error::Api(s)) if s.code == 409 => Err(self.held_by_unknown()),
@@ -99,9 +129,19 @@ impl LeaseLock {
             };
         };
         let spec = serde_json::to_value(&current.spec).unwrap_or(Value::Null);
-        let holder = spec.get("holderIdentity").and_then(Value::as_str).unwrap_or_default().to_string();
-        let renew = spec.get("renewTime").and_then(Value::as_str).and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        let secs = spec.get("leaseDurationSeconds").and_then(Value::as_i64).unwrap_or(0);
+        let holder = spec
+            .get("holderIdentity")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let renew = spec
+            .get("renewTime")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let secs = spec
+            .get("leaseDurationSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         let expires = renew.map(|r| r + jiff::SignedDuration::from_secs(secs));
         let mine = holder == self.holder;
         if !mine && !holder.is_empty() && expires.is_some_and(|e| e > now()) {
@@ -111,9 +151,23 @@ impl LeaseLock {
                 expires: expires.map(|e| e.to_string()).unwrap_or_default(),
             });
         }
-        let transitions = spec.get("leaseTransitions").and_then(Value::as_i64).unwrap_or(0) + i64::from(!mine);
-        let acquire = if mine { spec.get("acquireTime").and_then(Value::as_str).map(String::from) } else { None };
-        let body = self.body(acquire, transitions, current.metadata.resource_version.clone())?;
+        let transitions = spec
+            .get("leaseTransitions")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + i64::from(!mine);
+        let acquire = if mine {
+            spec.get("acquireTime")
+                .and_then(Value::as_str)
+                .map(String::from)
+        } else {
+            None
+        };
+        let body = self.body(
+            acquire,
+            transitions,
+            current.metadata.resource_version.clone(),
+        )?;
         match self.api.replace(&self.name, &pp, &body).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => Err(self.held_by_unknown()),
@@ -122,18 +176,29 @@ impl LeaseLock {
     }
 
     fn held_by_unknown(&self) -> LeaseError {
-        LeaseError::Held { name: self.name.clone(), holder: "another agent".into(), expires: "soon".into() }
+        LeaseError::Held {
+            name: self.name.clone(),
+            holder: "another agent".into(),
+            expires: "soon".into(),
+        }
     }
 
     /// Gives the lease up (best effort) so the next agent need not wait for it to expire.
     pub async fn release(&self) {
         if let Ok(Some(current)) = self.api.get_opt(&self.name).await {
-            let holder = current.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
+            let holder = current
+                .spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.clone())
+                .unwrap_or_default();
             if holder == self.holder {
                 let mut v = serde_json::to_value(&current).unwrap_or(Value::Null);
                 v["spec"]["holderIdentity"] = Value::Null;
                 if let Ok(l) = serde_json::from_value::<Lease>(v) {
-                    let _ = self.api.replace(&self.name, &PostParams::default(), &l).await;
+                    let _ = self
+                        .api
+                        .replace(&self.name, &PostParams::default(), &l)
+                        .await;
                 }
             }
         }

@@ -39,7 +39,13 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { cluster: None, state_namespace: "wavesync".into(), repair: false, concurrency: 8, requires_grace: Duration::from_secs(10) }
+        SyncOptions {
+            cluster: None,
+            state_namespace: "wavesync".into(),
+            repair: false,
+            concurrency: 8,
+            requires_grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -128,7 +134,9 @@ impl Scopes for ScopeCache<'_> {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 /// A wave's failure, before it is recorded.
@@ -139,7 +147,10 @@ struct WaveFailure {
 
 impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
     fn from(e: E) -> Self {
-        WaveFailure { message: e.to_string(), category: e.category() }
+        WaveFailure {
+            message: e.to_string(),
+            category: e.category(),
+        }
     }
 }
 
@@ -149,12 +160,21 @@ impl Engine {
         let resolver = Resolver::new(client);
         let mut applier = Applier::new(resolver.clone());
         applier.concurrency = options.concurrency;
-        Engine { resolver, applier, progress, options }
+        Engine {
+            resolver,
+            applier,
+            progress,
+            options,
+        }
     }
 
     /// The state store of a WaveSet.
     pub fn store(&self, waveset: &str) -> StateStore {
-        StateStore::new(self.resolver.client().clone(), &self.options.state_namespace, waveset)
+        StateStore::new(
+            self.resolver.client().clone(),
+            &self.options.state_namespace,
+            waveset,
+        )
     }
 
     /// Renders and plans `root` without touching the cluster beyond discovery.
@@ -164,8 +184,16 @@ impl Engine {
     pub async fn plan(&self, root: &Path) -> Result<(WaveSet, Plan), SyncError> {
         let ws = config::load(root, self.options.cluster.as_deref())?;
         let inputs = render_all(root, &ws)?;
-        self.resolver.discover_all().await.map_err(SyncError::Discovery)?;
-        let plan = plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &ScopeCache(&self.resolver))?;
+        self.resolver
+            .discover_all()
+            .await
+            .map_err(SyncError::Discovery)?;
+        let plan = plan::plan(
+            &ws.name,
+            ws.namespace.as_deref(),
+            inputs,
+            &ScopeCache(&self.resolver),
+        )?;
         Ok((ws, plan))
     }
 
@@ -179,10 +207,19 @@ impl Engine {
         let store = self.store(&ws.name);
         let loaded = store.load().await?;
         let mut rv = loaded.as_ref().map(|l| l.resource_version.clone());
-        let mut record = loaded.map(|Loaded { record, .. }| record).unwrap_or_else(|| Record::new(&ws.name));
+        let mut record = loaded
+            .map(|Loaded { record, .. }| record)
+            .unwrap_or_else(|| Record::new(&ws.name));
         if !self.options.repair && is_done(&record, revision) {
-            self.progress.event(&Event::UpToDate { revision: revision.0.clone() });
-            return Ok(SyncReport { phase: Phase::Ready, applied_waves: vec![], verified_waves: vec![], up_to_date: true });
+            self.progress.event(&Event::UpToDate {
+                revision: revision.0.clone(),
+            });
+            return Ok(SyncReport {
+                phase: Phase::Ready,
+                applied_waves: vec![],
+                verified_waves: vec![],
+                up_to_date: true,
+            });
         }
         let plan = match self.plan_for(root, &ws).await {
             Ok(p) => p,
@@ -194,22 +231,43 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.progress.event(&Event::SyncStarted { revision: revision.0.clone(), waves: plan.waves.len() });
+        self.progress.event(&Event::SyncStarted {
+            revision: revision.0.clone(),
+            waves: plan.waves.len(),
+        });
         record.cluster = ws.cluster.clone();
         record.target_revision = Some(revision.0.clone());
-        record.phase = if record.applied_revision.is_some() { Phase::Upgrading } else { Phase::Installing };
+        record.phase = if record.applied_revision.is_some() {
+            Phase::Upgrading
+        } else {
+            Phase::Installing
+        };
         record.message = None;
         let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
         record.waves.retain(|w| names.contains(&w.name.as_str()));
         for n in &names {
             record.wave_mut(n);
         }
-        record.waves.sort_by_key(|w| names.iter().position(|n| *n == w.name));
+        record
+            .waves
+            .sort_by_key(|w| names.iter().position(|n| *n == w.name));
         rv = Some(store.save(&record, rv.as_deref()).await?);
         let sync_started = now();
-        let mut report = SyncReport { phase: Phase::Installing, applied_waves: vec![], verified_waves: vec![], up_to_date: false };
-        let planned_refs: BTreeSet<ObjRef> =
-            plan.waves.iter().flat_map(|w| w.components.iter().flat_map(|c| c.objects.iter().map(|o| o.reference()))).collect();
+        let mut report = SyncReport {
+            phase: Phase::Installing,
+            applied_waves: vec![],
+            verified_waves: vec![],
+            up_to_date: false,
+        };
+        let planned_refs: BTreeSet<ObjRef> = plan
+            .waves
+            .iter()
+            .flat_map(|w| {
+                w.components
+                    .iter()
+                    .flat_map(|c| c.objects.iter().map(|o| o.reference()))
+            })
+            .collect();
         // Once a wave is applied, every later wave is applied too: they may
         // depend on what changed (apps on a migration), and re-applying an
         // unchanged object is a no-op for the API server.
@@ -218,7 +276,9 @@ impl Engine {
             let spec = ws.wave(&wave.name).cloned();
             let Some(spec) = spec else { continue };
             if !self.options.repair && !cascade && self.verify(&record, wave, &spec).await {
-                self.progress.event(&Event::WaveVerified { wave: wave.name.clone() });
+                self.progress.event(&Event::WaveVerified {
+                    wave: wave.name.clone(),
+                });
                 report.verified_waves.push(wave.name.clone());
                 continue;
             }
@@ -243,7 +303,9 @@ impl Engine {
             rv = Some(store.save(&record, rv.as_deref()).await?);
             cascade = true;
             let wave_started = Instant::now();
-            let mut result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+            let mut result = self
+                .run_wave(&ws, &spec, wave, &planned_refs, &mut record)
+                .await;
             // Transient failures (429, 5xx, timeouts, conflicts) retry the wave
             // with the wave's backoff; configuration and component failures do not.
             while let Err(f) = &result {
@@ -258,15 +320,24 @@ impl Engine {
                 w.attempts += 1;
                 w.message = Some(format!("retrying after: {}", f.message));
                 rv = Some(store.save(&record, rv.as_deref()).await?);
-                result = self.run_wave(&ws, &spec, wave, &planned_refs, &mut record).await;
+                result = self
+                    .run_wave(&ws, &spec, wave, &planned_refs, &mut record)
+                    .await;
             }
             let w = record.wave_mut(&wave.name);
             w.finished = Some(now());
             match result {
                 Ok(skipped) => {
-                    w.status = if !skipped.is_empty() && skipped.len() == wave.components.len() { WaveStatus::Skipped } else { WaveStatus::Completed };
+                    w.status = if !skipped.is_empty() && skipped.len() == wave.components.len() {
+                        WaveStatus::Skipped
+                    } else {
+                        WaveStatus::Completed
+                    };
                     w.skipped_components = skipped;
-                    self.progress.event(&Event::WaveCompleted { wave: wave.name.clone(), took: wave_started.elapsed() });
+                    self.progress.event(&Event::WaveCompleted {
+                        wave: wave.name.clone(),
+                        took: wave_started.elapsed(),
+                    });
                     report.applied_waves.push(wave.name.clone());
                     rv = Some(store.save(&record, rv.as_deref()).await?);
                 }
@@ -282,39 +353,84 @@ impl Engine {
                         phase: Phase::Failed,
                         message: record.message.clone(),
                     });
-                    self.progress.event(&Event::WaveFailed { wave: wave.name.clone(), message: f.message.clone() });
+                    self.progress.event(&Event::WaveFailed {
+                        wave: wave.name.clone(),
+                        message: f.message.clone(),
+                    });
                     store.save(&record, rv.as_deref()).await?;
-                    self.progress.event(&Event::SyncFinished { phase: "Failed".into(), took: started.elapsed() });
-                    return Err(SyncError::Wave { wave: wave.name.clone(), message: f.message, category: f.category });
+                    self.progress.event(&Event::SyncFinished {
+                        phase: "Failed".into(),
+                        took: started.elapsed(),
+                    });
+                    return Err(SyncError::Wave {
+                        wave: wave.name.clone(),
+                        message: f.message,
+                        category: f.category,
+                    });
                 }
             }
         }
-        self.prune_removed_waves(&ws, &names, &planned_refs, &mut record).await;
+        self.prune_removed_waves(&ws, &names, &planned_refs, &mut record)
+            .await;
         record.phase = Phase::Ready;
         record.applied_revision = Some(revision.0.clone());
-        record.push_history(SyncEntry { revision: revision.0.clone(), started: sync_started, finished: now(), phase: Phase::Ready, message: None });
+        record.push_history(SyncEntry {
+            revision: revision.0.clone(),
+            started: sync_started,
+            finished: now(),
+            phase: Phase::Ready,
+            message: None,
+        });
         store.save(&record, rv.as_deref()).await?;
-        self.progress.event(&Event::SyncFinished { phase: "Ready".into(), took: started.elapsed() });
+        self.progress.event(&Event::SyncFinished {
+            phase: "Ready".into(),
+            took: started.elapsed(),
+        });
         report.phase = Phase::Ready;
         Ok(report)
     }
 
     async fn plan_for(&self, root: &Path, ws: &WaveSet) -> Result<Plan, SyncError> {
         let inputs = render_all(root, ws)?;
-        self.resolver.discover_all().await.map_err(SyncError::Discovery)?;
-        Ok(plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &ScopeCache(&self.resolver))?)
+        self.resolver
+            .discover_all()
+            .await
+            .map_err(SyncError::Discovery)?;
+        Ok(plan::plan(
+            &ws.name,
+            ws.namespace.as_deref(),
+            inputs,
+            &ScopeCache(&self.resolver),
+        )?)
     }
 
     /// A wave completed at this digest is skipped after checking its objects are still there and healthy.
     async fn verify(&self, record: &Record, wave: &PlannedWave, spec: &config::Wave) -> bool {
-        let Some(w) = record.wave(&wave.name) else { return false };
+        let Some(w) = record.wave(&wave.name) else {
+            return false;
+        };
         let done = matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped);
         if !done || w.digest.as_deref() != Some(&wave.digest) {
             return false;
         }
-        let refs = record.inventory.waves.get(&wave.name).cloned().unwrap_or_default();
-        let Ok(rules) = compile_rules(spec) else { return false };
-        wait_healthy(&self.resolver, &refs, &rules, Duration::from_secs(2), &|_, _| {}).await.is_ok()
+        let refs = record
+            .inventory
+            .waves
+            .get(&wave.name)
+            .cloned()
+            .unwrap_or_default();
+        let Ok(rules) = compile_rules(spec) else {
+            return false;
+        };
+        wait_healthy(
+            &self.resolver,
+            &refs,
+            &rules,
+            Duration::from_secs(2),
+            &|_, _| {},
+        )
+        .await
+        .is_ok()
     }
 
     /// Gates, apply, health, prune for one wave. Returns the skipped components.
@@ -327,11 +443,24 @@ impl Engine {
         record: &mut Record,
     ) -> Result<Vec<String>, WaveFailure> {
         let default_ns = ws.namespace.clone().unwrap_or_else(|| "default".into());
-        let rules = compile_rules(spec).map_err(|e| WaveFailure { message: e.to_string(), category: Category::Config })?;
-        gates::check_requirements(&self.resolver, &spec.requires, &default_ns, self.options.requires_grace).await?;
+        let rules = compile_rules(spec).map_err(|e| WaveFailure {
+            message: e.to_string(),
+            category: Category::Config,
+        })?;
+        gates::check_requirements(
+            &self.resolver,
+            &spec.requires,
+            &default_ns,
+            self.options.requires_grace,
+        )
+        .await?;
         if let Some(rule) = &spec.skip_if {
             if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
-                self.progress.event(&Event::ComponentSkipped { wave: wave.name.clone(), component: "*".into(), reason: why });
+                self.progress.event(&Event::ComponentSkipped {
+                    wave: wave.name.clone(),
+                    component: "*".into(),
+                    reason: why,
+                });
                 return Ok(wave.components.iter().map(|c| c.name.clone()).collect());
             }
         }
@@ -340,10 +469,20 @@ impl Engine {
         for c in &wave.components {
             let cspec = spec.components.iter().find(|s| s.name == c.name);
             if let Some(cs) = cspec {
-                gates::check_requirements(&self.resolver, &cs.requires, &default_ns, self.options.requires_grace).await?;
+                gates::check_requirements(
+                    &self.resolver,
+                    &cs.requires,
+                    &default_ns,
+                    self.options.requires_grace,
+                )
+                .await?;
                 if let Some(rule) = &cs.skip_if {
                     if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
-                        self.progress.event(&Event::ComponentSkipped { wave: wave.name.clone(), component: c.name.clone(), reason: why });
+                        self.progress.event(&Event::ComponentSkipped {
+                            wave: wave.name.clone(),
+                            component: c.name.clone(),
+                            reason: why,
+                        });
                         skipped.push(c.name.clone());
                         continue;
                     }
@@ -351,7 +490,8 @@ impl Engine {
             }
             objects.push(c.objects.as_slice());
         }
-        let outcomes = futures::future::join_all(objects.iter().map(|objs| self.applier.apply(objs))).await;
+        let outcomes =
+            futures::future::join_all(objects.iter().map(|objs| self.applier.apply(objs))).await;
         let mut applied = Vec::new();
         let mut recreated = 0;
         let mut errors = Vec::new();
@@ -360,45 +500,100 @@ impl Engine {
             recreated += o.recreated_jobs.len();
             errors.extend(o.errors);
         }
-        let previous = record.inventory.waves.get(&wave.name).cloned().unwrap_or_default();
+        let previous = record
+            .inventory
+            .waves
+            .get(&wave.name)
+            .cloned()
+            .unwrap_or_default();
         // Whatever was applied belongs to the inventory even when the wave fails,
         // so nothing applied is ever forgotten.
         let mut inventory: BTreeSet<ObjRef> = previous.iter().cloned().collect();
         inventory.extend(applied.iter().cloned());
-        record.inventory.waves.insert(wave.name.clone(), inventory.iter().cloned().collect());
+        record
+            .inventory
+            .waves
+            .insert(wave.name.clone(), inventory.iter().cloned().collect());
         if let Some(e) = errors.into_iter().next() {
             return Err(e.into());
         }
-        self.progress.event(&Event::WaveApplied { wave: wave.name.clone(), applied: applied.len(), recreated_jobs: recreated });
+        self.progress.event(&Event::WaveApplied {
+            wave: wave.name.clone(),
+            applied: applied.len(),
+            recreated_jobs: recreated,
+        });
         let progress = self.progress.clone();
         let name = wave.name.clone();
         let report = move |pending: usize, example: &str| {
-            progress.event(&Event::WaveWaiting { wave: name.clone(), pending, example: example.to_string() });
+            progress.event(&Event::WaveWaiting {
+                wave: name.clone(),
+                pending,
+                example: example.to_string(),
+            });
         };
-        wait_healthy(&self.resolver, &applied, &rules, spec.timeout, &report).await.map_err(|e: WaitError| WaveFailure::from(e))?;
-        let stale: Vec<ObjRef> = previous.iter().filter(|r| !planned.contains(r)).cloned().collect();
+        wait_healthy(&self.resolver, &applied, &rules, spec.timeout, &report)
+            .await
+            .map_err(|e: WaitError| WaveFailure::from(e))?;
+        let stale: Vec<ObjRef> = previous
+            .iter()
+            .filter(|r| !planned.contains(r))
+            .cloned()
+            .collect();
         let mut kept_inventory: BTreeSet<ObjRef> = applied.iter().cloned().collect();
         if !stale.is_empty() {
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&Event::Pruned { wave: wave.name.clone(), deleted: out.deleted.len(), kept: out.kept.len() });
+            self.progress.event(&Event::Pruned {
+                wave: wave.name.clone(),
+                deleted: out.deleted.len(),
+                kept: out.kept.len(),
+            });
             kept_inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
         }
-        record.inventory.waves.insert(wave.name.clone(), kept_inventory.into_iter().collect());
+        record
+            .inventory
+            .waves
+            .insert(wave.name.clone(), kept_inventory.into_iter().collect());
         Ok(skipped)
     }
 
     /// Objects of waves that left wavesync.yaml are pruned once every wave is healthy.
-    async fn prune_removed_waves(&self, ws: &WaveSet, names: &[&str], planned: &BTreeSet<ObjRef>, record: &mut Record) {
-        let gone: Vec<String> = record.inventory.waves.keys().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+    async fn prune_removed_waves(
+        &self,
+        ws: &WaveSet,
+        names: &[&str],
+        planned: &BTreeSet<ObjRef>,
+        record: &mut Record,
+    ) {
+        let gone: Vec<String> = record
+            .inventory
+            .waves
+            .keys()
+            .filter(|k| !names.contains(&k.as_str()))
+            .cloned()
+            .collect();
         for wave in gone {
-            let stale: Vec<ObjRef> =
-                record.inventory.waves.get(&wave).into_iter().flatten().filter(|r| !planned.contains(r)).cloned().collect();
+            let stale: Vec<ObjRef> = record
+                .inventory
+                .waves
+                .get(&wave)
+                .into_iter()
+                .flatten()
+                .filter(|r| !planned.contains(r))
+                .cloned()
+                .collect();
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&Event::Pruned { wave: wave.clone(), deleted: out.deleted.len(), kept: out.kept.len() });
+            self.progress.event(&Event::Pruned {
+                wave: wave.clone(),
+                deleted: out.deleted.len(),
+                kept: out.kept.len(),
+            });
             if out.failed.is_empty() {
                 record.inventory.waves.remove(&wave);
             } else {
-                record.inventory.waves.insert(wave, out.failed.into_iter().map(|(r, _)| r).collect());
+                record
+                    .inventory
+                    .waves
+                    .insert(wave, out.failed.into_iter().map(|(r, _)| r).collect());
             }
         }
     }
@@ -411,8 +606,19 @@ fn is_done(record: &Record, revision: &Revision) -> bool {
 }
 
 fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> {
-    let all = spec.health.iter().chain(spec.components.iter().flat_map(|c| c.health.iter()));
-    all.map(|r| CompiledRule::compile(r.api_version.as_deref(), &r.kind, &r.ready, r.failed.as_deref())).collect()
+    let all = spec
+        .health
+        .iter()
+        .chain(spec.components.iter().flat_map(|c| c.health.iter()));
+    all.map(|r| {
+        CompiledRule::compile(
+            r.api_version.as_deref(),
+            &r.kind,
+            &r.ready,
+            r.failed.as_deref(),
+        )
+    })
+    .collect()
 }
 
 /// Renders every component of every wave; any error stops before anything is applied.
@@ -421,7 +627,8 @@ fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> 
 /// The first render error (it names the file).
 pub fn render_all(root: &Path, ws: &WaveSet) -> Result<Vec<WaveInput>, RenderError> {
     let values = ws.values.clone();
-    let substitute = move |text: &str, file: &Path| values.substitute(text, file).map_err(|e| e.to_string());
+    let substitute =
+        move |text: &str, file: &Path| values.substitute(text, file).map_err(|e| e.to_string());
     ws.waves
         .iter()
         .map(|w| {
@@ -429,11 +636,18 @@ pub fn render_all(root: &Path, ws: &WaveSet) -> Result<Vec<WaveInput>, RenderErr
                 .components
                 .iter()
                 .map(|c| {
-                    let req = RenderRequest { repo_root: root, path: &c.path, substitute: &substitute };
+                    let req = RenderRequest {
+                        repo_root: root,
+                        path: &c.path,
+                        substitute: &substitute,
+                    };
                     render::render_path(&req).map(|objs| (c.name.clone(), objs))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(WaveInput { name: w.name.clone(), components })
+            Ok(WaveInput {
+                name: w.name.clone(),
+                components,
+            })
         })
         .collect()
 }

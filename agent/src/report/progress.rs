@@ -117,14 +117,18 @@ pub struct TerminalProgress {
 
 impl Default for TerminalProgress {
     fn default() -> Self {
-        TerminalProgress { out: Mutex::new(Box::new(std::io::stdout())) }
+        TerminalProgress {
+            out: Mutex::new(Box::new(std::io::stdout())),
+        }
     }
 }
 
 impl TerminalProgress {
     /// Prints to `out` instead of stdout.
     pub fn to_writer(out: Box<dyn Write + Send>) -> Self {
-        TerminalProgress { out: Mutex::new(out) }
+        TerminalProgress {
+            out: Mutex::new(out),
+        }
     }
 }
 
@@ -132,21 +136,56 @@ impl TerminalProgress {
 pub fn line(e: &Event) -> Option<String> {
     Some(match e {
         Event::SyncStarted { revision, waves } => {
-            format!("syncing revision {} ({waves} waves)", &revision[..revision.len().min(12)])
+            format!(
+                "syncing revision {} ({waves} waves)",
+                &revision[..revision.len().min(12)]
+            )
         }
-        Event::UpToDate { revision } => format!("revision {} is applied and Ready: nothing to do", &revision[..revision.len().min(12)]),
+        Event::UpToDate { revision } => format!(
+            "revision {} is applied and Ready: nothing to do",
+            &revision[..revision.len().min(12)]
+        ),
         Event::WaveVerified { wave } => format!("  ✓ {wave}: unchanged and healthy, skipped"),
-        Event::WaveStarted { index, total, wave, objects } => format!("▶ wave {index}/{total} {wave}: applying {objects} objects"),
-        Event::ComponentSkipped { wave, component, reason } => format!("  ↷ {wave}/{component} skipped: {reason}"),
-        Event::WaveApplied { wave, applied, recreated_jobs } => {
-            let jobs = if *recreated_jobs > 0 { format!(", {recreated_jobs} Job(s) recreated") } else { String::new() };
+        Event::WaveStarted {
+            index,
+            total,
+            wave,
+            objects,
+        } => format!("▶ wave {index}/{total} {wave}: applying {objects} objects"),
+        Event::ComponentSkipped {
+            wave,
+            component,
+            reason,
+        } => format!("  ↷ {wave}/{component} skipped: {reason}"),
+        Event::WaveApplied {
+            wave,
+            applied,
+            recreated_jobs,
+        } => {
+            let jobs = if *recreated_jobs > 0 {
+                format!(", {recreated_jobs} Job(s) recreated")
+            } else {
+                String::new()
+            };
             format!("  · {wave}: {applied} applied{jobs}; waiting for health")
         }
-        Event::WaveWaiting { wave, pending, example } => format!("  … {wave}: {pending} not ready yet ({example})"),
-        Event::Pruned { wave, deleted, kept } => format!("  − {wave}: pruned {deleted}, kept {kept}"),
-        Event::WaveCompleted { wave, took } => format!("  ✓ {wave} healthy in {:.1}s", took.as_secs_f64()),
+        Event::WaveWaiting {
+            wave,
+            pending,
+            example,
+        } => format!("  … {wave}: {pending} not ready yet ({example})"),
+        Event::Pruned {
+            wave,
+            deleted,
+            kept,
+        } => format!("  − {wave}: pruned {deleted}, kept {kept}"),
+        Event::WaveCompleted { wave, took } => {
+            format!("  ✓ {wave} healthy in {:.1}s", took.as_secs_f64())
+        }
         Event::WaveFailed { wave, message } => format!("  ✗ {wave} failed: {message}"),
-        Event::SyncFinished { phase, took } => format!("phase {phase} after {:.1}s", took.as_secs_f64()),
+        Event::SyncFinished { phase, took } => {
+            format!("phase {phase} after {:.1}s", took.as_secs_f64())
+        }
     })
 }
 

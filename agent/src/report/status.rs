@@ -3,7 +3,9 @@
 use crate::state::{Record, WaveRecord};
 
 fn duration(w: &WaveRecord) -> String {
-    let (Some(s), Some(f)) = (&w.started, &w.finished) else { return "-".into() };
+    let (Some(s), Some(f)) = (&w.started, &w.finished) else {
+        return "-".into();
+    };
     match (s.parse::<jiff::Timestamp>(), f.parse::<jiff::Timestamp>()) {
         (Ok(s), Ok(f)) => {
             let ms = (f.as_millisecond() - s.as_millisecond()).max(0);
@@ -15,14 +17,22 @@ fn duration(w: &WaveRecord) -> String {
 
 /// The record as a human-readable table.
 pub fn table(r: &Record) -> String {
-    let short = |s: &Option<String>| s.as_deref().map(|s| s[..s.len().min(12)].to_string()).unwrap_or_else(|| "-".into());
+    let short = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| s[..s.len().min(12)].to_string())
+            .unwrap_or_else(|| "-".into())
+    };
     let mut out = String::new();
     out.push_str(&format!("WaveSet:  {}\n", r.waveset));
     if let Some(c) = &r.cluster {
         out.push_str(&format!("Cluster:  {c}\n"));
     }
     out.push_str(&format!("Phase:    {}\n", r.phase.as_str()));
-    out.push_str(&format!("Target:   {}\nApplied:  {}\n", short(&r.target_revision), short(&r.applied_revision)));
+    out.push_str(&format!(
+        "Target:   {}\nApplied:  {}\n",
+        short(&r.target_revision),
+        short(&r.applied_revision)
+    ));
     if let Some(m) = &r.message {
         out.push_str(&format!("Message:  {m}\n"));
     }
@@ -41,7 +51,10 @@ pub fn table(r: &Record) -> String {
             ]
         })
         .collect();
-    let header = ["WAVE", "STATUS", "OBJECTS", "DURATION", "ATTEMPTS", "MESSAGE"].map(String::from);
+    let header = [
+        "WAVE", "STATUS", "OBJECTS", "DURATION", "ATTEMPTS", "MESSAGE",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (i, c) in row.iter().enumerate() {
@@ -49,7 +62,11 @@ pub fn table(r: &Record) -> String {
         }
     }
     for row in std::iter::once(&header).chain(rows.iter()) {
-        let cells: Vec<String> = row.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
@@ -59,8 +76,12 @@ pub fn table(r: &Record) -> String {
 /// The record as JSON, inventory included as a count per wave.
 pub fn json(r: &Record) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
-    let counts: serde_json::Map<String, serde_json::Value> =
-        r.inventory.waves.iter().map(|(k, refs)| (k.clone(), refs.len().into())).collect();
+    let counts: serde_json::Map<String, serde_json::Value> = r
+        .inventory
+        .waves
+        .iter()
+        .map(|(k, refs)| (k.clone(), refs.len().into()))
+        .collect();
     v["inventory"] = serde_json::Value::Object(counts);
     v
 }
@@ -83,6 +104,12 @@ mod tests {
         let t = table(&r);
         assert!(t.contains("Phase:    Failed"), "{t}");
         assert!(t.contains("Target:   0123456789ab"), "{t}");
-        assert!(t.lines().any(|l| l.starts_with("database") && l.contains("failed") && l.contains("2.5s") && l.contains("BackoffLimitExceeded")), "{t}");
+        assert!(
+            t.lines().any(|l| l.starts_with("database")
+                && l.contains("failed")
+                && l.contains("2.5s")
+                && l.contains("BackoffLimitExceeded")),
+            "{t}"
+        );
     }
 }
