@@ -81,7 +81,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Duration::from_secs(60),
             );
             lease.acquire().await?;
-            let result = engine.sync(&root, &snapshot.revision).await;
+            let result = lease.hold(engine.sync(&root, &snapshot.revision)).await?;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, category = %e.category(), "sync failed");
             }

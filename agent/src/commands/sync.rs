@@ -82,8 +82,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
         Duration::from_secs(60),
     );
     lease.acquire().await?;
-    let result = engine.sync(&root, &snapshot.revision).await;
+    let result = lease.hold(engine.sync(&root, &snapshot.revision)).await;
     lease.release().await;
-    result?;
+    result??;
     Ok(())
 }

@@ -183,6 +183,28 @@ impl LeaseLock {
         }
     }
 
+    /// Runs `work` while renewing the lease every third of its duration; stops
+    /// (dropping `work`) if another agent took the lease meanwhile, so two
+    /// agents never act at once even when a pass outlives the lease.
+    ///
+    /// # Errors
+    /// [`LeaseError::Held`] when the lease was lost.
+    pub async fn hold<F: std::future::Future>(&self, work: F) -> Result<F::Output, LeaseError> {
+        tokio::pin!(work);
+        let mut tick = tokio::time::interval(self.duration / 3);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                out = &mut work => return Ok(out),
+                _ = tick.tick() => match self.acquire().await {
+                    Ok(()) => {}
+                    Err(e @ LeaseError::Held { .. }) => return Err(e),
+                    Err(e) => tracing::warn!(error = %e, "lease renewal failed; retrying"),
+                },
+            }
+        }
+    }
+
     /// Gives the lease up (best effort) so the next agent need not wait for it to expire.
     pub async fn release(&self) {
         if let Ok(Some(current)) = self.api.get_opt(&self.name).await {
