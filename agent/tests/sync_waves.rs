@@ -1,0 +1,498 @@
+//! The main path against the simulator: full sync, incremental syncs, an
+//! unchanged revision, a failing Job, resume after a kill, and `--repair`.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use wavesync::reconcile::SyncOptions;
+use wavesync::state::{Phase, WaveStatus};
+
+const WAVES: [&str; 4] = ["base", "crds", "jobs", "apps"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_sync_of_a_multi_wave_repo_reaches_ready_with_record_and_labels() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    let sha = env.repo.commit("initial");
+    let engine = env.engine();
+    let started = Instant::now();
+    let (rev, res) = env.sync(&engine).await;
+    let report = res.expect("sync succeeds");
+    assert_eq!(rev.0, sha);
+    assert_eq!(report.phase, Phase::Ready);
+    assert_eq!(report.applied_waves, WAVES);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    let record = env.record().await;
+    assert_eq!(record.phase, Phase::Ready);
+    assert_eq!(record.applied_revision.as_deref(), Some(sha.as_str()));
+    assert_eq!(record.target_revision.as_deref(), Some(sha.as_str()));
+    assert_eq!(
+        record
+            .waves
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>(),
+        WAVES
+    );
+    for w in &record.waves {
+        assert_eq!(w.status, WaveStatus::Completed, "wave {}", w.name);
+        let digest = w
+            .digest
+            .as_deref()
+            .unwrap_or_else(|| panic!("wave {} has a digest", w.name));
+        assert!(digest.len() >= 16, "digest {digest:?}");
+        assert!(
+            w.started.is_some() && w.finished.is_some(),
+            "wave {} has times",
+            w.name
+        );
+        assert_eq!(w.attempts, 1);
+    }
+    let digests: std::collections::BTreeSet<_> =
+        record.waves.iter().map(|w| w.digest.clone()).collect();
+    assert_eq!(digests.len(), 4, "each wave has its own digest");
+    assert_eq!([2, 2, 1, 1], [0, 1, 2, 3].map(|i| record.waves[i].objects));
+    let names = |wave: &str| -> Vec<String> {
+        let mut v: Vec<String> = record.inventory.waves[wave]
+            .iter()
+            .map(|r| format!("{}/{}", r.kind, r.name))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("base"), ["ConfigMap/settings", "Namespace/shop"]);
+    assert_eq!(
+        names("crds"),
+        ["CustomResourceDefinition/widgets.example.com", "Widget/w1"]
+    );
+    assert_eq!(names("jobs"), ["Job/migrate"]);
+    assert_eq!(names("apps"), ["Deployment/web"]);
+    assert_eq!(record.history.len(), 1);
+    assert_eq!(record.history[0].phase, Phase::Ready);
+
+    for (api, kind, ns, name, wave) in [
+        ("v1", "Namespace", "", "shop", "base"),
+        ("v1", "ConfigMap", "shop", "settings", "base"),
+        (
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "widgets.example.com",
+            "crds",
+        ),
+        ("example.com/v1", "Widget", "shop", "w1", "crds"),
+        ("batch/v1", "Job", "shop", "migrate", "jobs"),
+        ("apps/v1", "Deployment", "shop", "web", "apps"),
+    ] {
+        let o = env
+            .get(api, kind, ns, name)
+            .await
+            .unwrap_or_else(|| panic!("{kind} {name} exists"));
+        assert_eq!(
+            o["metadata"]["labels"]["wavesync.io/waveset"], "shop",
+            "{kind} {name}"
+        );
+        assert_eq!(
+            o["metadata"]["labels"]["wavesync.io/wave"], wave,
+            "{kind} {name}"
+        );
+    }
+    let widget = env
+        .get("example.com/v1", "Widget", "shop", "w1")
+        .await
+        .unwrap();
+    assert_eq!(
+        widget["status"]["phase"], "Running",
+        "the CEL rule's condition holds"
+    );
+    let job = env.get("batch/v1", "Job", "shop", "migrate").await.unwrap();
+    assert!(
+        job["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Complete")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_changing_one_wave_reapplies_only_that_wave_and_later_ones() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.commit("initial");
+    let engine = env.engine();
+    env.sync(&engine).await.1.expect("first sync");
+    let before = env.record().await;
+    let rv_ns = env.resource_version("v1", "Namespace", "", "shop").await;
+    let rv_cm = env
+        .resource_version("v1", "ConfigMap", "shop", "settings")
+        .await;
+    let rv_crd = env
+        .resource_version(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "widgets.example.com",
+        )
+        .await;
+    let rv_widget = env
+        .resource_version("example.com/v1", "Widget", "shop", "w1")
+        .await;
+    let job_uid =
+        env.get("batch/v1", "Job", "shop", "migrate").await.unwrap()["metadata"]["uid"].clone();
+
+    // Change the jobs wave (a new migration image): crds and base are earlier.
+    env.repo.write(
+        "waves/jobs/migrate.yaml",
+        &job("migrate", "shop", "2.0", &[]),
+    );
+    let sha2 = env.repo.commit("migrate 2.0");
+    env.sim.counters().reset();
+    env.events.clear();
+    let (_, res) = env.sync(&env.engine()).await;
+    let report = res.expect("second sync");
+    assert_eq!(report.phase, Phase::Ready);
+    assert_eq!(report.verified_waves, ["base", "crds"]);
+    assert_eq!(report.applied_waves, ["jobs", "apps"]);
+    assert_eq!(env.events.verified(), ["base", "crds"]);
+    assert_eq!(env.events.started(), ["jobs", "apps"]);
+
+    let c = env.sim.counters();
+    for resource in ["namespaces", "customresourcedefinitions", "widgets"] {
+        assert_eq!(c.get("patch", resource), 0, "no patch on {resource}");
+        assert_eq!(
+            c.get("create", resource) + c.get("update", resource) + c.get("delete", resource),
+            0,
+            "no write on {resource}"
+        );
+    }
+    // ConfigMaps: the only writes are the state record's (create/update), never an apply (patch).
+    assert_eq!(
+        c.get("patch", "configmaps"),
+        0,
+        "no apply of the base wave's ConfigMap"
+    );
+    assert!(c.get("patch", "jobs") >= 1, "the changed Job was applied");
+    assert!(
+        c.get("delete", "jobs") >= 1,
+        "the changed Job was recreated"
+    );
+    assert!(
+        c.get("patch", "deployments") >= 1,
+        "the later wave was applied"
+    );
+
+    assert_eq!(
+        env.resource_version("v1", "Namespace", "", "shop").await,
+        rv_ns
+    );
+    assert_eq!(
+        env.resource_version("v1", "ConfigMap", "shop", "settings")
+            .await,
+        rv_cm
+    );
+    assert_eq!(
+        env.resource_version(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "widgets.example.com"
+        )
+        .await,
+        rv_crd
+    );
+    assert_eq!(
+        env.resource_version("example.com/v1", "Widget", "shop", "w1")
+            .await,
+        rv_widget
+    );
+    let job = env.get("batch/v1", "Job", "shop", "migrate").await.unwrap();
+    assert_ne!(job["metadata"]["uid"], job_uid, "the Job was recreated");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/migrate:2.0"
+    );
+
+    let after = env.record().await;
+    assert_eq!(after.applied_revision.as_deref(), Some(sha2.as_str()));
+    assert_eq!(
+        after.wave("base").unwrap().digest,
+        before.wave("base").unwrap().digest
+    );
+    assert_eq!(
+        after.wave("crds").unwrap().finished,
+        before.wave("crds").unwrap().finished,
+        "earlier waves' records untouched"
+    );
+    assert_ne!(
+        after.wave("jobs").unwrap().digest,
+        before.wave("jobs").unwrap().digest
+    );
+    assert_eq!(
+        after.wave("apps").unwrap().digest,
+        before.wave("apps").unwrap().digest,
+        "apps did not change but was re-applied"
+    );
+    assert_ne!(
+        after.wave("apps").unwrap().finished,
+        before.wave("apps").unwrap().finished
+    );
+    assert_eq!(after.history.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_revision_syncs_without_writes_and_at_most_one_read_per_wave() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.commit("initial");
+    env.sync(&env.engine()).await.1.expect("first sync");
+
+    for engine in [env.engine(), env.engine()] {
+        env.sim.counters().reset();
+        env.events.clear();
+        let (_, res) = env.sync(&engine).await;
+        let report = res.expect("second sync");
+        assert!(report.up_to_date);
+        assert_eq!(report.phase, Phase::Ready);
+        assert!(env.events.started().is_empty());
+        let c = env.sim.counters();
+        assert_eq!(env.writes(), 0, "no writes: {:?}", c.snapshot());
+        let reads = c.verb("get") + c.verb("list") + c.verb("watch");
+        assert!(
+            reads <= WAVES.len() as u64,
+            "{reads} reads for {} waves: {:?}",
+            WAVES.len(),
+            c.snapshot()
+        );
+        assert_eq!(c.total(), reads, "nothing but reads: {:?}", c.snapshot());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_job_fails_the_sync_with_its_reason_and_later_waves_do_not_start() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.write(
+        "waves/jobs/migrate.yaml",
+        &job(
+            "migrate",
+            "shop",
+            "1.0",
+            &[("sim.wavesync.io/fail", "true")],
+        ),
+    );
+    env.repo.commit("a migration that fails");
+    let (_, res) = env.sync(&env.engine()).await;
+    let err = res.expect_err("the sync fails");
+    assert!(err.to_string().contains("jobs"), "{err}");
+
+    let record = env.record().await;
+    assert_eq!(record.phase, Phase::Failed);
+    assert_eq!(status(&record, "base"), WaveStatus::Completed);
+    assert_eq!(status(&record, "crds"), WaveStatus::Completed);
+    assert_eq!(status(&record, "jobs"), WaveStatus::Failed);
+    assert_eq!(status(&record, "apps"), WaveStatus::Pending);
+    let msg = record
+        .wave("jobs")
+        .unwrap()
+        .message
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("BackoffLimitExceeded"),
+        "the Job's reason is in the wave message: {msg}"
+    );
+    assert!(msg.contains("migrate"), "the message names the Job: {msg}");
+    assert!(
+        record
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("jobs"),
+        "{:?}",
+        record.message
+    );
+    assert_eq!(record.history[0].phase, Phase::Failed);
+    assert!(record.wave("apps").unwrap().started.is_none());
+    assert!(!env.events.started().contains(&"apps".to_string()));
+    assert!(
+        env.get("apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none(),
+        "the apps wave was not applied"
+    );
+    assert_eq!(env.sim.counters().get("patch", "deployments"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_mid_wave_resumes_at_that_wave() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.write(
+        "waves/apps/web.yaml",
+        &deployment("web", "shop", &[("sim.wavesync.io/ready-after", "3s")]),
+    );
+    let sha = env.repo.commit("a slow deployment");
+    let snap = env.fetch().await;
+    let first = env.engine();
+    let root = snap.root.clone();
+    let rev = snap.revision.clone();
+    let task = tokio::spawn(async move { first.sync(&root, &rev).await });
+    let store = env.engine().store(WAVESET);
+    eventually(Duration::from_secs(8), "the apps wave in progress", || {
+        let store = store.clone();
+        async move {
+            let r = store.load().await.ok()??.record;
+            (r.wave("apps")?.status == WaveStatus::InProgress).then_some(())
+        }
+    })
+    .await;
+    // Let the apply go out, then kill the agent mid-wave (the Deployment is not ready for 3 s).
+    eventually(Duration::from_secs(5), "the Deployment applied", || async {
+        env.get("apps/v1", "Deployment", "shop", "web")
+            .await
+            .map(|_| ())
+    })
+    .await;
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let killed = env.record().await;
+    assert_eq!(
+        status(&killed, "apps"),
+        WaveStatus::InProgress,
+        "the record says where it stopped"
+    );
+    assert_eq!(killed.phase, Phase::Installing);
+
+    env.events.clear();
+    env.sim.counters().reset();
+    let started = Instant::now();
+    let report = env
+        .engine()
+        .sync(&snap.root, &snap.revision)
+        .await
+        .expect("resumed sync");
+    assert_eq!(report.phase, Phase::Ready);
+    assert_eq!(
+        env.events.verified(),
+        ["base", "crds", "jobs"],
+        "earlier waves verified and skipped"
+    );
+    assert_eq!(
+        env.events.started(),
+        ["apps"],
+        "work continues at the interrupted wave"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let c = env.sim.counters();
+    for resource in ["namespaces", "customresourcedefinitions", "widgets", "jobs"] {
+        assert_eq!(
+            c.get("patch", resource) + c.get("delete", resource),
+            0,
+            "no write on {resource}"
+        );
+    }
+    let record = env.record().await;
+    assert_eq!(record.phase, Phase::Ready);
+    assert_eq!(record.applied_revision.as_deref(), Some(sha.as_str()));
+    assert!(
+        record
+            .waves
+            .iter()
+            .all(|w| w.status == WaveStatus::Completed)
+    );
+    assert_eq!(
+        record.wave("apps").unwrap().attempts,
+        2,
+        "the interrupted attempt counts"
+    );
+    assert_eq!(record.wave("jobs").unwrap().attempts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repair_reapplies_and_reverifies_every_wave_of_a_ready_revision() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.commit("initial");
+    env.sync(&env.engine()).await.1.expect("first sync");
+    let job_uid =
+        env.get("batch/v1", "Job", "shop", "migrate").await.unwrap()["metadata"]["uid"].clone();
+
+    // Drift: someone deletes the app's Deployment. A plain sync of the same revision does nothing.
+    let deployments = env
+        .resolver
+        .resolve("apps/v1", "Deployment")
+        .await
+        .unwrap()
+        .unwrap();
+    env.resolver
+        .api(&deployments, "shop")
+        .delete("web", &Default::default())
+        .await
+        .unwrap();
+    let (_, res) = env.sync(&env.engine()).await;
+    assert!(res.expect("plain sync").up_to_date);
+    assert!(
+        env.get("apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none()
+    );
+
+    env.sim.counters().reset();
+    env.events.clear();
+    let repair = env.engine_with(SyncOptions {
+        repair: true,
+        ..Env::options()
+    });
+    let (_, res) = env.sync(&repair).await;
+    let report = res.expect("repair");
+    assert!(!report.up_to_date);
+    assert_eq!(report.phase, Phase::Ready);
+    assert_eq!(report.applied_waves, WAVES);
+    assert!(env.events.verified().is_empty());
+    assert_eq!(env.events.started(), WAVES);
+    let c = env.sim.counters();
+    for resource in [
+        "namespaces",
+        "configmaps",
+        "customresourcedefinitions",
+        "widgets",
+        "jobs",
+        "deployments",
+    ] {
+        assert!(
+            c.get("patch", resource) >= 1,
+            "{resource} re-applied: {:?}",
+            c.snapshot()
+        );
+    }
+    assert!(
+        env.get("apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_some(),
+        "the drift is repaired"
+    );
+    let job = env.get("batch/v1", "Job", "shop", "migrate").await.unwrap();
+    assert_eq!(
+        job["metadata"]["uid"], job_uid,
+        "an unchanged complete Job is not re-run"
+    );
+    let record = env.record().await;
+    // Same digests, so the repair is each wave's second attempt at them.
+    assert!(
+        record
+            .waves
+            .iter()
+            .all(|w| w.status == WaveStatus::Completed && w.attempts == 2),
+        "{:?}",
+        record.waves
+    );
+}
