@@ -66,7 +66,7 @@ pub struct RepoArgs {
     #[arg(long, default_value = "main", conflicts_with_all = ["tag", "commit"])]
     pub branch: String,
     /// Tag to track instead of a branch.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "commit")]
     pub tag: Option<String>,
     /// Fixed commit to deploy instead of a branch.
     #[arg(long)]
@@ -104,7 +104,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub repair: bool,
     /// Applies in flight at once inside a wave.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
 }
 

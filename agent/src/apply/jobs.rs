@@ -25,9 +25,10 @@ pub fn is_job(obj: &Object) -> bool {
 
 /// Adds the content digest annotation to a Job.
 pub fn stamp(obj: &mut Object) {
-    let digest = hex(&Sha256::digest(
-        serde_json::to_vec(&obj.json).unwrap_or_default(),
-    ));
+    // Canonical JSON (keys sorted), so reordering keys in the file does not re-run the Job.
+    let mut canonical = String::new();
+    crate::plan::digest::canonical(&obj.json, &mut canonical);
+    let digest = hex(&Sha256::digest(canonical.as_bytes()));
     let meta = &mut obj.json["metadata"];
     if !meta.get("annotations").is_some_and(Value::is_object) {
         meta["annotations"] = serde_json::json!({});

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 pub struct ApplyOutcome {
     /// Objects applied successfully (they belong in the inventory).
     pub applied: Vec<ObjRef>,
+    /// The live objects the server returned, so health need not read them again.
+    pub live: Vec<(ObjRef, Value)>,
     /// Jobs deleted and recreated because their content changed.
     pub recreated_jobs: Vec<ObjRef>,
     /// Failures, one per object.
@@ -51,11 +53,11 @@ fn is_crd(o: &Object) -> bool {
 }
 
 impl Applier {
-    /// An applier over `resolver` with default settings (8 in flight).
+    /// An applier over `resolver` with default settings (16 in flight).
     pub fn new(resolver: Resolver) -> Self {
         Applier {
             resolver,
-            concurrency: 8,
+            concurrency: 16,
             dry_run: false,
             backoff: Backoff::default(),
             crd_timeout: Duration::from_secs(60),
@@ -72,9 +74,18 @@ impl Applier {
         let mut out = ApplyOutcome::default();
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
             objects.iter().partition(|o| is_first_stage(o));
-        for o in &first {
-            match ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await {
-                Ok(_) => out.applied.push(o.reference()),
+        // CRDs and Namespaces do not depend on each other: apply them together.
+        let first_pending: Vec<_> = first
+            .iter()
+            .map(|o| ssa::apply(&self.resolver, o, self.dry_run, self.backoff))
+            .collect();
+        let first_results = futures::future::join_all(first_pending).await;
+        for (o, res) in first.iter().zip(first_results) {
+            match res {
+                Ok(live) => {
+                    out.applied.push(o.reference());
+                    out.live.push((o.reference(), live));
+                }
                 Err(e) => out.errors.push(e),
             }
         }
@@ -95,16 +106,18 @@ impl Applier {
             .into_iter()
             .map(|o| self.apply_second_stage(o))
             .collect();
-        let results: Vec<(ObjRef, bool, Result<(), ApplyError>)> = futures::stream::iter(pending)
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
+        let results: Vec<(ObjRef, bool, Result<Value, ApplyError>)> =
+            futures::stream::iter(pending)
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
         for (r, recreated, res) in results {
             match res {
-                Ok(()) => {
+                Ok(live) => {
                     if recreated {
                         out.recreated_jobs.push(r.clone());
                     }
+                    out.live.push((r.clone(), live));
                     out.applied.push(r);
                 }
                 Err(e) => out.errors.push(e),
@@ -113,15 +126,13 @@ impl Applier {
         out
     }
 
-    async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<(), ApplyError>) {
+    async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<Value, ApplyError>) {
         let r = o.reference();
         if !jobs::is_job(o) {
             return (
                 r,
                 false,
-                ssa::apply(&self.resolver, o, self.dry_run, self.backoff)
-                    .await
-                    .map(|_| ()),
+                ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await,
             );
         }
         let mut job = o.clone();
@@ -137,9 +148,7 @@ impl Applier {
         (
             r,
             recreated,
-            ssa::apply(&self.resolver, &job, self.dry_run, self.backoff)
-                .await
-                .map(|_| ()),
+            ssa::apply(&self.resolver, &job, self.dry_run, self.backoff).await,
         )
     }
 

@@ -54,6 +54,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut src = source(&args.sync.repo);
     let identity = LeaseLock::identity();
+    // The lease of the WaveSet last synced, released on the way out so the
+    // next agent need not wait for it to expire.
+    let held: std::sync::Mutex<Option<LeaseLock>> = std::sync::Mutex::new(None);
+    let release = || async {
+        let lease = held.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+    };
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -65,7 +74,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(args.interval)) => continue,
                     _ = rx.recv() => continue,
-                    _ = &mut shutdown => return Ok(()),
+                    _ = &mut shutdown => {
+                        release().await;
+                        return Ok(());
+                    }
                 }
             }
         };
@@ -81,6 +93,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 Duration::from_secs(60),
             );
             lease.acquire().await?;
+            *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease.clone());
             let result = lease.hold(engine.sync(&root, &snapshot.revision)).await?;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, category = %e.category(), "sync failed");
@@ -95,13 +108,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 if tokio::time::timeout(GRACE, &mut pass).await.is_err() {
                     tracing::warn!("pass still running after the grace period; the next agent resumes from the record");
                 }
+                release().await;
                 return Ok(());
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
             _ = rx.recv() => tracing::info!("new local commit"),
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => {
+                release().await;
+                return Ok(());
+            }
         }
     }
 }

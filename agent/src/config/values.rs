@@ -162,11 +162,35 @@ impl Values {
     pub(crate) fn expand(&self, text: &str) -> Result<String, (usize, Problem)> {
         let pieces = placeholder::scan(text).map_err(|m| (m.start, Problem::Malformed(m.text)))?;
         let mut out = String::with_capacity(text.len());
-        for piece in pieces {
+        let mut skip_quote = false;
+        for (i, piece) in pieces.iter().enumerate() {
             match piece {
+                Piece::Text(t) if skip_quote => {
+                    out.push_str(&t[1..]);
+                    skip_quote = false;
+                }
                 Piece::Text(t) => out.push_str(t),
                 Piece::Value { start, key } => {
-                    out.push_str(&self.scalar(key).map_err(|p| (start, p))?);
+                    let text = self.scalar(key).map_err(|p| (*start, p))?;
+                    // A placeholder that is a whole quoted scalar keeps the
+                    // value's YAML type: `replicas: "{{ .cluster.replicas }}"`
+                    // becomes the number 3, not the string "3".
+                    let quote = out.chars().last().filter(|c| *c == '"' || *c == '\'');
+                    let closed = quote.is_some_and(
+                        |q| matches!(pieces.get(i + 1), Some(Piece::Text(t)) if t.starts_with(q)),
+                    );
+                    match (quote, closed, self.get(key)) {
+                        (Some(_), true, Some(Value::Number(_) | Value::Bool(_))) => {
+                            out.pop();
+                            out.push_str(&text);
+                            skip_quote = true;
+                        }
+                        (Some('"'), true, _) => {
+                            out.push_str(&text.replace('\\', "\\\\").replace('"', "\\\""))
+                        }
+                        (Some(_), true, _) => out.push_str(&text.replace('\'', "\'\'")),
+                        _ => out.push_str(&text),
+                    }
                 }
             }
         }
@@ -412,5 +436,20 @@ mod tests {
         .expect("builds");
         let err = v.check_required(&decl, |_| site()).expect_err("blank");
         assert!(matches!(err, ConfigError::EmptyValue { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_whole_quoted_placeholder_keeps_the_value_type() {
+        let v = Values::from_map(
+            serde_json::from_value(
+                json!({"replicas": 3, "on": true, "class": "fast", "q": "a\"b"}),
+            )
+            .expect("map"),
+        );
+        let out = v.expand("replicas: \"{{ .cluster.replicas }}\"\nflag: '{{ .cluster.on }}'\nsc: \"{{ .cluster.class }}\"\nimg: \"r/{{ .cluster.class }}:1\"\nq: \"{{ .cluster.q }}\"\n").expect("expands");
+        assert_eq!(
+            out,
+            "replicas: 3\nflag: true\nsc: \"fast\"\nimg: \"r/fast:1\"\nq: \"a\\\"b\"\n"
+        );
     }
 }

@@ -92,7 +92,8 @@ pub async fn wait_healthy(
         .iter()
         .map(|r| (r.clone(), "not checked yet".into()))
         .collect();
-    let mut delay = Duration::from_millis(100);
+    // Start polling fast: most objects turn ready within tens of milliseconds.
+    let mut delay = Duration::from_millis(20);
     let mut last_report = Instant::now();
     let mut last_line = String::new();
     loop {

@@ -12,7 +12,7 @@
 //! plan, byte for byte.
 
 mod assign;
-mod digest;
+pub(crate) mod digest;
 mod error;
 mod labels;
 mod namespace;

@@ -43,7 +43,7 @@ impl Default for SyncOptions {
             cluster: None,
             state_namespace: "wavesync".into(),
             repair: false,
-            concurrency: 8,
+            concurrency: 16,
             requires_grace: Duration::from_secs(10),
         }
     }
@@ -210,7 +210,7 @@ impl Engine {
         let mut record = loaded
             .map(|Loaded { record, .. }| record)
             .unwrap_or_else(|| Record::new(&ws.name));
-        if !self.options.repair && is_done(&record, revision) {
+        if !self.options.repair && is_done(&record, revision, ws.cluster.as_deref()) {
             self.progress.event(&Event::UpToDate {
                 revision: revision.0.clone(),
             });
@@ -391,6 +391,14 @@ impl Engine {
     }
 
     async fn plan_for(&self, root: &Path, ws: &WaveSet) -> Result<Plan, SyncError> {
+        // Health rules are compiled before anything is applied, so a typo in
+        // a late wave's CEL does not leave the earlier waves half-rolled.
+        for w in &ws.waves {
+            compile_rules(w).map_err(|source| SyncError::Rule {
+                wave: w.name.clone(),
+                source,
+            })?;
+        }
         let inputs = render_all(root, ws)?;
         self.resolver
             .discover_all()
@@ -469,13 +477,7 @@ impl Engine {
         for c in &wave.components {
             let cspec = spec.components.iter().find(|s| s.name == c.name);
             if let Some(cs) = cspec {
-                gates::check_requirements(
-                    &self.resolver,
-                    &cs.requires,
-                    &default_ns,
-                    self.options.requires_grace,
-                )
-                .await?;
+                // A skipped component's prerequisites do not matter: check skipIf first.
                 if let Some(rule) = &cs.skip_if {
                     if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
                         self.progress.event(&Event::ComponentSkipped {
@@ -487,6 +489,13 @@ impl Engine {
                         continue;
                     }
                 }
+                gates::check_requirements(
+                    &self.resolver,
+                    &cs.requires,
+                    &default_ns,
+                    self.options.requires_grace,
+                )
+                .await?;
             }
             objects.push(c.objects.as_slice());
         }
@@ -495,10 +504,19 @@ impl Engine {
         let mut applied = Vec::new();
         let mut recreated = 0;
         let mut errors = Vec::new();
+        let mut ready_at_apply = BTreeSet::new();
         for o in outcomes {
             applied.extend(o.applied);
             recreated += o.recreated_jobs.len();
             errors.extend(o.errors);
+            // What the apply response already shows ready (ConfigMaps, Services…)
+            // need not be read again.
+            ready_at_apply.extend(
+                o.live
+                    .iter()
+                    .filter(|(_, live)| crate::health::assess(Some(live), &rules).is_ready())
+                    .map(|(r, _)| r.clone()),
+            );
         }
         let previous = record
             .inventory
@@ -522,6 +540,11 @@ impl Engine {
             applied: applied.len(),
             recreated_jobs: recreated,
         });
+        let to_watch: Vec<ObjRef> = applied
+            .iter()
+            .filter(|r| !ready_at_apply.contains(*r))
+            .cloned()
+            .collect();
         let progress = self.progress.clone();
         let name = wave.name.clone();
         let report = move |pending: usize, example: &str| {
@@ -531,7 +554,7 @@ impl Engine {
                 example: example.to_string(),
             });
         };
-        wait_healthy(&self.resolver, &applied, &rules, spec.timeout, &report)
+        wait_healthy(&self.resolver, &to_watch, &rules, spec.timeout, &report)
             .await
             .map_err(|e: WaitError| WaveFailure::from(e))?;
         let stale: Vec<ObjRef> = previous
@@ -599,8 +622,9 @@ impl Engine {
     }
 }
 
-fn is_done(record: &Record, revision: &Revision) -> bool {
+fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool {
     record.phase == Phase::Ready
+        && record.cluster.as_deref() == cluster
         && record.applied_revision.as_deref() == Some(revision.0.as_str())
         && record.target_revision.as_deref() == Some(revision.0.as_str())
 }

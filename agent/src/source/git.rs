@@ -70,7 +70,12 @@ enum Want<'a> {
 
 impl GitSource {
     /// A source for `spec`. Touches nothing on disk or on the network yet.
-    pub fn new(spec: SourceSpec) -> Self {
+    pub fn new(mut spec: SourceSpec) -> Self {
+        // An absolute cache path keeps clone, fetch and checkout in one place
+        // whatever the process's working directory.
+        if let Ok(abs) = std::path::absolute(&spec.cache_dir) {
+            spec.cache_dir = abs;
+        }
         let display_url = redact_url(&spec.url);
         let redactor = Redactor::new(&spec.url, &spec.auth);
         GitSource {

@@ -158,7 +158,15 @@ impl StateStore {
                 ])),
                 ..Default::default()
             },
-            data: Some(BTreeMap::from([(RECORD_KEY.to_string(), record.to_json())])),
+            data: Some(BTreeMap::from([(RECORD_KEY.to_string(), {
+                let mut r = record.clone();
+                r.updated = Some(
+                    jiff::Timestamp::now()
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string(),
+                );
+                r.to_json()
+            })])),
             binary_data: Some(BTreeMap::from([(
                 INVENTORY_KEY.to_string(),
                 ByteString(inventory),
