@@ -337,3 +337,104 @@ mod tests {
         );
     }
 }
+
+/// A scalar whose JSON type is not the one its schema declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeMismatch {
+    /// Path as kube prints it in validation messages (`spec.replicas`).
+    pub path: String,
+    /// The declared type (`integer`, `number`, `string`, `boolean`).
+    pub expected: &'static str,
+    /// The JSON type found (`string`, `number`, …).
+    pub found: &'static str,
+    /// The value found, as JSON.
+    pub value: Value,
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+impl Node<'_> {
+    /// The scalar type the schema declares here, if it declares one.
+    fn scalar_type(self) -> Option<&'static str> {
+        let t = match self.resolved() {
+            Node::Field(f) => f.scalar.as_deref()?,
+            Node::Crd(s) => {
+                if s.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true) {
+                    return None;
+                }
+                s.get("type").and_then(Value::as_str)?
+            }
+            _ => return None,
+        };
+        match t {
+            "integer" => Some("integer"),
+            "number" => Some("number"),
+            "string" => Some("string"),
+            "boolean" => Some("boolean"),
+            _ => None,
+        }
+    }
+}
+
+/// Scalars of the wrong JSON type (a string where an integer is declared),
+/// which kube-apiserver refuses rather than coerces.
+pub fn type_mismatches(v: &Value, node: Node) -> Vec<TypeMismatch> {
+    let mut out = Vec::new();
+    walk_types(v, node, "", &mut out);
+    out
+}
+
+fn walk_types(v: &Value, node: Node, path: &str, out: &mut Vec<TypeMismatch>) {
+    match v {
+        Value::Object(m) if node.declares_fields() => {
+            for (k, child) in m {
+                if let Some(c) = node.child(k) {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk_types(child, c, &p, out);
+                }
+            }
+        }
+        Value::Array(items) if matches!(node.shape(None), Shape::List(_)) => {
+            let inode = node.items();
+            for (i, item) in items.iter().enumerate() {
+                walk_types(item, inode, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Null => {}
+        scalar => {
+            let Some(expected) = node.scalar_type() else {
+                return;
+            };
+            let found = json_type(scalar);
+            let ok = match expected {
+                "number" => matches!(found, "integer" | "number"),
+                "integer" => {
+                    found == "integer" || scalar.as_f64().is_some_and(|f| f.fract() == 0.0)
+                }
+                other => other == found,
+            };
+            if !ok {
+                out.push(TypeMismatch {
+                    path: path.to_string(),
+                    expected,
+                    found,
+                    value: scalar.clone(),
+                });
+            }
+        }
+    }
+}

@@ -229,9 +229,39 @@ impl<'a> Write<'a> {
         }
     }
 
+    /// Refuses scalars of the wrong type, as kube-apiserver does: built-in types
+    /// fail to decode (400), custom resources fail schema validation (422).
+    fn check_types(&self, new: &Value) -> Result<(), ApiError> {
+        let rt = self.rt;
+        let bad = crate::schema::type_mismatches(new, node_for(rt));
+        let Some(first) = bad.first() else {
+            return Ok(());
+        };
+        let name = meta_str(new, "name").unwrap_or_default().to_string();
+        if rt.crd_schema.is_some() {
+            let causes: Vec<crate::validation::Cause> = bad
+                .iter()
+                .map(|m| crate::validation::Cause {
+                    reason: "FieldValueTypeInvalid",
+                    field: m.path.clone(),
+                    message: format!(
+                        "Invalid value: \"{}\": {} in body must be of type {}: \"{}\"",
+                        m.found, m.path, m.expected, m.found
+                    ),
+                })
+                .collect();
+            return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
+        }
+        Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: json: cannot unmarshal {} into Go struct field {} of type {}",
+            rt.kind, rt.version, rt.kind, first.found, first.path, first.expected
+        )))
+    }
+
     /// Drops undeclared fields; under `fieldValidation=Strict` they are an error,
     /// under `Warn` (the default) each one becomes a warning.
     fn check_unknown_fields(&self, new: &mut Value) -> Result<(), ApiError> {
+        self.check_types(new)?;
         let unknown = crate::schema::prune_unknown(new, node_for(self.rt));
         if unknown.is_empty() {
             return Ok(());
@@ -624,21 +654,32 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
     check_type(rt, &config)?;
     check_name(rp, &config)?;
     let node = node_for(rt);
-    if node.is_strict()
-        && let Err(path) = ssa::to_field_set(&config, node)
-    {
-        return Err(ApiError::internal(format!(
-            "failed to create typed patch object ({}/{}; {}, Kind={}): {path}: field not declared in schema",
-            rp.namespace
-                .as_deref()
-                .unwrap_or_default()
-                .chars()
-                .take(0)
-                .collect::<String>(),
+    // The applied configuration becomes a typed value before anything else;
+    // the patch object has no namespace yet, hence "(/name; …)".
+    let typed_error = |why: String| {
+        ApiError::internal(format!(
+            "failed to create typed patch object (/{}; {}, Kind={}): {why}",
             rp.name.as_deref().unwrap_or_default(),
             rt.api_version(),
             rt.kind
-        )));
+        ))
+    };
+    if node.is_strict() {
+        if let Err(path) = ssa::to_field_set(&config, node) {
+            return Err(typed_error(format!("{path}: field not declared in schema")));
+        }
+    }
+    if rt.crd_schema.is_none() {
+        if let Some(m) = crate::schema::type_mismatches(&config, node).first() {
+            let expected = match m.expected {
+                "integer" | "number" => "numeric (int or float)",
+                other => other,
+            };
+            return Err(typed_error(format!(
+                ".{}: expected {expected}, got {}",
+                m.path, m.found
+            )));
+        }
     }
     let sub = rp.sub.as_deref();
     if sub == Some("status") {

@@ -152,3 +152,69 @@ async fn custom_resources_prune_and_reject_undeclared_fields() {
         status.message
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scalars_of_the_wrong_type_are_refused_not_coerced() {
+    let (_sim, client) = setup("fv-types").await;
+    let mut d = deployment("typed");
+    d["spec"].as_object_mut().map(|m| m.remove("replicaz"));
+    d["spec"]["template"]["spec"]["containers"][0]
+        .as_object_mut()
+        .map(|m| m.remove("colour"));
+    d["spec"]["replicas"] = json!("3");
+    let (code, _, body) = post(&client, "/apis/apps/v1/namespaces/fv-types/deployments", &d).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("spec.replicas")),
+        "{body}"
+    );
+
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "fv-types",
+        &resource("apps", "v1", "Deployment", "deployments"),
+    );
+    let status = api_error(
+        api.patch("typed", &PatchParams::apply("m"), &Patch::Apply(d))
+            .await,
+    );
+    assert_eq!(status.code, 500);
+    assert!(
+        status
+            .message
+            .ends_with(".spec.replicas: expected numeric (int or float), got string"),
+        "{}",
+        status.message
+    );
+
+    install_crd(
+        &client,
+        crd_json(
+            "fvt.example.org",
+            "Gauge",
+            "gauges",
+            "Namespaced",
+            json!({"size": {"type": "integer"}}),
+        ),
+    )
+    .await;
+    let gauges: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "fv-types",
+        &resource("fvt.example.org", "v1", "Gauge", "gauges"),
+    );
+    let g = dynobj(
+        json!({"apiVersion": "fvt.example.org/v1", "kind": "Gauge", "metadata": {"name": "g"}, "spec": {"size": "big"}}),
+    );
+    let status = api_error(gauges.create(&PostParams::default(), &g).await);
+    assert_eq!(status.code, 422);
+    assert!(
+        status
+            .message
+            .contains("spec.size in body must be of type integer"),
+        "{}",
+        status.message
+    );
+}
