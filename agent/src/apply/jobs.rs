@@ -51,18 +51,9 @@ pub async fn replace_if_changed(
     timeout: Duration,
 ) -> Result<bool, ApplyError> {
     let r = obj.reference();
-    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
+    let Some((api, Some(live))) = resolver.get(&r).await? else {
         return Ok(false);
     };
-    let api = resolver.api(&resolved, &r.namespace);
-    let live = api
-        .get_opt(&r.name)
-        .await
-        .map_err(|source| ApplyError::Lookup {
-            what: format!("get {r}"),
-            source: source.into(),
-        })?;
-    let Some(live) = live else { return Ok(false) };
     let wanted = obj.annotation(JOB_DIGEST);
     let have = live
         .metadata

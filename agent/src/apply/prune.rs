@@ -74,19 +74,10 @@ async fn prune_one(
     r: &ObjRef,
     dry_run: bool,
 ) -> Result<Option<String>, ApplyError> {
-    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
-        // The type itself is gone (its CRD was removed): so is the object.
+    // A kind no longer served (its CRD was removed) or an object already gone: nothing to do.
+    let Some((api, Some(live))) = resolver.get(r).await? else {
         return Ok(None);
     };
-    let api = resolver.api(&resolved, &r.namespace);
-    let live = api
-        .get_opt(&r.name)
-        .await
-        .map_err(|source| ApplyError::Lookup {
-            what: format!("get {r}"),
-            source: source.into(),
-        })?;
-    let Some(live) = live else { return Ok(None) };
     let annotation = live
         .metadata
         .annotations

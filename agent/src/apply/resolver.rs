@@ -128,4 +128,33 @@ impl Resolver {
             kube::Api::all_with(self.client.clone(), &r.resource)
         }
     }
+
+    /// The live object `r` names, with the API to act on it; `Ok(None)` when
+    /// the cluster does not serve its kind at all.
+    ///
+    /// # Errors
+    /// Discovery or read failures.
+    pub async fn get(
+        &self,
+        r: &crate::model::ObjRef,
+    ) -> Result<
+        Option<(
+            kube::Api<kube::api::DynamicObject>,
+            Option<kube::api::DynamicObject>,
+        )>,
+        ApplyError,
+    > {
+        let Some(resolved) = self.resolve(&r.api_version, &r.kind).await? else {
+            return Ok(None);
+        };
+        let api = self.api(&resolved, &r.namespace);
+        let live = api
+            .get_opt(&r.name)
+            .await
+            .map_err(|source| ApplyError::Lookup {
+                what: format!("get {r}"),
+                source: source.into(),
+            })?;
+        Ok(Some((api, live)))
+    }
 }
