@@ -664,22 +664,22 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
             rt.kind
         ))
     };
-    if node.is_strict() {
-        if let Err(path) = ssa::to_field_set(&config, node) {
-            return Err(typed_error(format!("{path}: field not declared in schema")));
-        }
+    if node.is_strict()
+        && let Err(path) = ssa::to_field_set(&config, node)
+    {
+        return Err(typed_error(format!("{path}: field not declared in schema")));
     }
-    if rt.crd_schema.is_none() {
-        if let Some(m) = crate::schema::type_mismatches(&config, node).first() {
-            let expected = match m.expected {
-                "integer" | "number" => "numeric (int or float)",
-                other => other,
-            };
-            return Err(typed_error(format!(
-                ".{}: expected {expected}, got {}",
-                m.path, m.found
-            )));
-        }
+    if rt.crd_schema.is_none()
+        && let Some(m) = crate::schema::type_mismatches(&config, node).first()
+    {
+        let expected = match m.expected {
+            "integer" | "number" => "numeric (int or float)",
+            other => other,
+        };
+        return Err(typed_error(format!(
+            ".{}: expected {expected}, got {}",
+            m.path, m.found
+        )));
     }
     let sub = rp.sub.as_deref();
     if sub == Some("status") {

@@ -17,11 +17,14 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
+/// Resolved kinds by (apiVersion, kind); `None` remembers "not served".
+type Cache = HashMap<(String, String), Option<Resolved>>;
+
 /// The discovery cache.
 #[derive(Clone)]
 pub struct Resolver {
     client: kube::Client,
-    cache: Arc<RwLock<HashMap<(String, String), Option<Resolved>>>>,
+    cache: Arc<RwLock<Cache>>,
 }
 
 impl Resolver {

@@ -93,11 +93,12 @@ impl Applier {
             return out;
         }
         let crds: Vec<&Object> = first.iter().copied().filter(|o| is_crd(o)).collect();
-        if !crds.is_empty() && !self.dry_run {
-            if let Err(e) = self.wait_established(&crds).await {
-                out.errors.push(e);
-                return out;
-            }
+        if !crds.is_empty()
+            && !self.dry_run
+            && let Err(e) = self.wait_established(&crds).await
+        {
+            out.errors.push(e);
+            return out;
         }
         // The futures are made before they enter the stream: a closure over
         // `&Object` inside it keeps the future from being provably `Send`

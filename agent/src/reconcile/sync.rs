@@ -462,15 +462,15 @@ impl Engine {
             self.options.requires_grace,
         )
         .await?;
-        if let Some(rule) = &spec.skip_if {
-            if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
-                self.progress.event(&Event::ComponentSkipped {
-                    wave: wave.name.clone(),
-                    component: "*".into(),
-                    reason: why,
-                });
-                return Ok(wave.components.iter().map(|c| c.name.clone()).collect());
-            }
+        if let Some(rule) = &spec.skip_if
+            && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
+        {
+            self.progress.event(&Event::ComponentSkipped {
+                wave: wave.name.clone(),
+                component: "*".into(),
+                reason: why,
+            });
+            return Ok(wave.components.iter().map(|c| c.name.clone()).collect());
         }
         let mut skipped = Vec::new();
         let mut objects = Vec::new();
@@ -478,16 +478,16 @@ impl Engine {
             let cspec = spec.components.iter().find(|s| s.name == c.name);
             if let Some(cs) = cspec {
                 // A skipped component's prerequisites do not matter: check skipIf first.
-                if let Some(rule) = &cs.skip_if {
-                    if let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await? {
-                        self.progress.event(&Event::ComponentSkipped {
-                            wave: wave.name.clone(),
-                            component: c.name.clone(),
-                            reason: why,
-                        });
-                        skipped.push(c.name.clone());
-                        continue;
-                    }
+                if let Some(rule) = &cs.skip_if
+                    && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
+                {
+                    self.progress.event(&Event::ComponentSkipped {
+                        wave: wave.name.clone(),
+                        component: c.name.clone(),
+                        reason: why,
+                    });
+                    skipped.push(c.name.clone());
+                    continue;
                 }
                 gates::check_requirements(
                     &self.resolver,
