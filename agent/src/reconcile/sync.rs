@@ -339,7 +339,8 @@ impl Engine {
                         took: wave_started.elapsed(),
                     });
                     report.applied_waves.push(wave.name.clone());
-                    rv = Some(store.save(&record, rv.as_deref()).await?);
+                    // Recorded with the next wave's start (or the final save):
+                    // one write per transition between waves.
                 }
                 Err(f) => {
                     w.status = WaveStatus::Failed;
@@ -400,10 +401,14 @@ impl Engine {
             })?;
         }
         let inputs = render_all(root, ws)?;
-        self.resolver
-            .discover_all()
-            .await
-            .map_err(SyncError::Discovery)?;
+        // Built-in kinds and the repository's own CRDs need no discovery; ask
+        // the cluster only about kinds neither knows (one pass, then cached).
+        if !all_kinds_known(&inputs) {
+            self.resolver
+                .discover_all()
+                .await
+                .map_err(SyncError::Discovery)?;
+        }
         Ok(plan::plan(
             &ws.name,
             ws.namespace.as_deref(),
@@ -620,6 +625,43 @@ impl Engine {
             }
         }
     }
+}
+
+/// Whether every rendered kind is a built-in one or defined by a CRD in the repository.
+fn all_kinds_known(inputs: &[WaveInput]) -> bool {
+    let objects = || {
+        inputs
+            .iter()
+            .flat_map(|w| w.components.iter().flat_map(|(_, objs)| objs.iter()))
+    };
+    let mut defined = BTreeSet::new();
+    for o in objects().filter(|o| o.json["kind"] == "CustomResourceDefinition") {
+        let group = o
+            .json
+            .pointer("/spec/group")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let kind = o
+            .json
+            .pointer("/spec/names/kind")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        for v in o
+            .json
+            .pointer("/spec/versions")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let version = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            defined.insert((format!("{group}/{version}"), kind.to_string()));
+        }
+    }
+    objects().all(|o| {
+        let r = o.reference();
+        plan::Builtin.namespaced(&r.api_version, &r.kind).is_some()
+            || defined.contains(&(r.api_version.clone(), r.kind.clone()))
+    })
 }
 
 fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool {
