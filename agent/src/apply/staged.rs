@@ -74,6 +74,7 @@ impl Applier {
         let mut out = ApplyOutcome::default();
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
             objects.iter().partition(|o| is_first_stage(o));
+        self.prefetch(&first).await;
         // CRDs and Namespaces do not depend on each other: apply them together.
         let first_pending: Vec<_> = first
             .iter()
@@ -100,6 +101,7 @@ impl Applier {
             out.errors.push(e);
             return out;
         }
+        self.prefetch(&rest).await;
         // The futures are made before they enter the stream: a closure over
         // `&Object` inside it keeps the future from being provably `Send`
         // (rustc #100013), and `Engine::sync` must be spawnable.
@@ -125,6 +127,24 @@ impl Applier {
             }
         }
         out
+    }
+
+    /// Resolves each kind once before a concurrent stage, rather than once per
+    /// object racing on an empty cache. A kind that fails here fails again, with
+    /// its object named, when applied.
+    async fn prefetch(&self, objects: &[&Object]) {
+        let mut kinds: Vec<(String, String)> = objects
+            .iter()
+            .map(|o| {
+                let r = o.reference();
+                (r.api_version, r.kind)
+            })
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        for (api_version, kind) in &kinds {
+            let _ = self.resolver.resolve(api_version, kind).await;
+        }
     }
 
     async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<Value, ApplyError>) {
