@@ -5,6 +5,7 @@
 
 pub mod gates;
 pub mod lease;
+mod pass;
 pub mod sync;
 
 pub use sync::{Engine, SyncError, SyncOptions, SyncReport};

@@ -5,6 +5,7 @@
 //! stopped. The record is written at every wave transition.
 
 use super::gates;
+use super::pass::Pass;
 use crate::apply::staged::Applier;
 use crate::apply::{ApplyError, Resolver, prune};
 use crate::config::{self, ConfigError, WaveSet};
@@ -15,8 +16,7 @@ use crate::model::{ObjRef, Revision};
 use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
 use crate::render::{self, RenderError, RenderRequest};
 use crate::report::{Event, Progress};
-use crate::state::store::Loaded;
-use crate::state::{Phase, Record, StateError, StateStore, SyncEntry, WaveStatus};
+use crate::state::{Phase, Record, StateError, StateStore, WaveStatus};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -133,12 +133,6 @@ impl Scopes for ScopeCache<'_> {
     }
 }
 
-fn now() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 /// A wave's failure, before it is recorded.
 struct WaveFailure {
     message: String,
@@ -204,30 +198,25 @@ impl Engine {
     pub async fn sync(&self, root: &Path, revision: &Revision) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
         let ws = config::load(root, self.options.cluster.as_deref())?;
-        let store = self.store(&ws.name);
-        let loaded = store.load().await?;
-        let mut rv = loaded.as_ref().map(|l| l.resource_version.clone());
-        let mut record = loaded
-            .map(|Loaded { record, .. }| record)
-            .unwrap_or_else(|| Record::new(&ws.name));
-        if !self.options.repair && is_done(&record, revision, ws.cluster.as_deref()) {
+        let mut pass = Pass::load(self.store(&ws.name), &ws.name, revision).await?;
+        let mut report = SyncReport {
+            phase: Phase::Installing,
+            applied_waves: vec![],
+            verified_waves: vec![],
+            up_to_date: false,
+        };
+        if !self.options.repair && is_done(&pass.record, revision, ws.cluster.as_deref()) {
             self.progress.event(&Event::UpToDate {
                 revision: revision.0.clone(),
             });
-            return Ok(SyncReport {
-                phase: Phase::Ready,
-                applied_waves: vec![],
-                verified_waves: vec![],
-                up_to_date: true,
-            });
+            report.phase = Phase::Ready;
+            report.up_to_date = true;
+            return Ok(report);
         }
         let plan = match self.plan_for(root, &ws).await {
             Ok(p) => p,
             Err(e) => {
-                record.phase = Phase::Failed;
-                record.target_revision = Some(revision.0.clone());
-                record.message = Some(e.to_string());
-                store.save(&record, rv.as_deref()).await?;
+                pass.failed_to_start(e.to_string()).await?;
                 return Err(e);
             }
         };
@@ -235,130 +224,49 @@ impl Engine {
             revision: revision.0.clone(),
             waves: plan.waves.len(),
         });
-        record.cluster = ws.cluster.clone();
-        record.target_revision = Some(revision.0.clone());
-        record.phase = if record.applied_revision.is_some() {
-            Phase::Upgrading
-        } else {
-            Phase::Installing
-        };
-        record.message = None;
-        let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
-        record.waves.retain(|w| names.contains(&w.name.as_str()));
-        for n in &names {
-            record.wave_mut(n);
-        }
-        record
-            .waves
-            .sort_by_key(|w| names.iter().position(|n| *n == w.name));
-        rv = Some(store.save(&record, rv.as_deref()).await?);
-        let sync_started = now();
-        let mut report = SyncReport {
-            phase: Phase::Installing,
-            applied_waves: vec![],
-            verified_waves: vec![],
-            up_to_date: false,
-        };
-        let planned_refs: BTreeSet<ObjRef> = plan
-            .waves
-            .iter()
-            .flat_map(|w| {
-                w.components
-                    .iter()
-                    .flat_map(|c| c.objects.iter().map(|o| o.reference()))
-            })
-            .collect();
+        pass.begin(ws.cluster.clone(), &plan).await?;
+        let planned = planned_refs(&plan);
         // Once a wave is applied, every later wave is applied too: they may
         // depend on what changed (apps on a migration), and re-applying an
         // unchanged object is a no-op for the API server.
         let mut cascade = false;
         for (i, wave) in plan.waves.iter().enumerate() {
-            let spec = ws.wave(&wave.name).cloned();
-            let Some(spec) = spec else { continue };
-            if !self.options.repair && !cascade && self.verify(&record, wave, &spec).await {
+            let Some(spec) = ws.wave(&wave.name) else {
+                continue;
+            };
+            if !self.options.repair && !cascade && self.verify(&pass.record, wave, spec).await {
                 self.progress.event(&Event::WaveVerified {
                     wave: wave.name.clone(),
                 });
                 report.verified_waves.push(wave.name.clone());
                 continue;
             }
+            cascade = true;
             self.progress.event(&Event::WaveStarted {
                 index: i + 1,
                 total: plan.waves.len(),
                 wave: wave.name.clone(),
                 objects: wave.components.iter().map(|c| c.objects.len()).sum(),
             });
-            let w = record.wave_mut(&wave.name);
-            if w.digest.as_deref() != Some(&wave.digest) {
-                w.attempts = 0;
-            }
-            w.status = WaveStatus::InProgress;
-            w.digest = Some(wave.digest.clone());
-            w.revision = Some(revision.0.clone());
-            w.started = Some(now());
-            w.finished = None;
-            w.attempts += 1;
-            w.message = None;
-            w.objects = wave.components.iter().map(|c| c.objects.len()).sum();
-            rv = Some(store.save(&record, rv.as_deref()).await?);
-            cascade = true;
             let wave_started = Instant::now();
-            let mut result = self
-                .run_wave(&ws, &spec, wave, &planned_refs, &mut record)
-                .await;
-            // Transient failures (429, 5xx, timeouts, conflicts) retry the wave
-            // with the wave's backoff; configuration and component failures do not.
-            while let Err(f) = &result {
-                let attempts = record.wave_mut(&wave.name).attempts;
-                if f.category != Category::Transient || attempts >= spec.retry.attempts {
-                    break;
-                }
-                let delay = spec.retry.delay(attempts + 1);
-                tracing::info!(wave = %wave.name, attempt = attempts + 1, ?delay, error = %f.message, "transient failure; retrying the wave");
-                tokio::time::sleep(delay).await;
-                let w = record.wave_mut(&wave.name);
-                w.attempts += 1;
-                w.message = Some(format!("retrying after: {}", f.message));
-                rv = Some(store.save(&record, rv.as_deref()).await?);
-                result = self
-                    .run_wave(&ws, &spec, wave, &planned_refs, &mut record)
-                    .await;
-            }
-            let w = record.wave_mut(&wave.name);
-            w.finished = Some(now());
-            match result {
+            match self
+                .run_wave_with_retries(&ws, spec, wave, &planned, &mut pass)
+                .await?
+            {
                 Ok(skipped) => {
-                    w.status = if !skipped.is_empty() && skipped.len() == wave.components.len() {
-                        WaveStatus::Skipped
-                    } else {
-                        WaveStatus::Completed
-                    };
-                    w.skipped_components = skipped;
+                    pass.complete_wave(wave, skipped);
                     self.progress.event(&Event::WaveCompleted {
                         wave: wave.name.clone(),
                         took: wave_started.elapsed(),
                     });
                     report.applied_waves.push(wave.name.clone());
-                    // Recorded with the next wave's start (or the final save):
-                    // one write per transition between waves.
                 }
                 Err(f) => {
-                    w.status = WaveStatus::Failed;
-                    w.message = Some(f.message.clone());
-                    record.phase = Phase::Failed;
-                    record.message = Some(format!("wave {} failed: {}", wave.name, f.message));
-                    record.push_history(SyncEntry {
-                        revision: revision.0.clone(),
-                        started: sync_started,
-                        finished: now(),
-                        phase: Phase::Failed,
-                        message: record.message.clone(),
-                    });
+                    pass.fail_wave(&wave.name, &f.message).await?;
                     self.progress.event(&Event::WaveFailed {
                         wave: wave.name.clone(),
                         message: f.message.clone(),
                     });
-                    store.save(&record, rv.as_deref()).await?;
                     self.progress.event(&Event::SyncFinished {
                         phase: "Failed".into(),
                         took: started.elapsed(),
@@ -371,24 +279,45 @@ impl Engine {
                 }
             }
         }
-        self.prune_removed_waves(&ws, &names, &planned_refs, &mut record)
+        let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
+        self.prune_removed_waves(&ws, &names, &planned, &mut pass.record)
             .await;
-        record.phase = Phase::Ready;
-        record.applied_revision = Some(revision.0.clone());
-        record.push_history(SyncEntry {
-            revision: revision.0.clone(),
-            started: sync_started,
-            finished: now(),
-            phase: Phase::Ready,
-            message: None,
-        });
-        store.save(&record, rv.as_deref()).await?;
+        pass.finish().await?;
         self.progress.event(&Event::SyncFinished {
             phase: "Ready".into(),
             took: started.elapsed(),
         });
         report.phase = Phase::Ready;
         Ok(report)
+    }
+
+    /// Runs a wave, retrying transient failures (429, 5xx, timeouts, conflicts)
+    /// with the wave's backoff; configuration and component failures end it.
+    /// The outer error is the record failing to save.
+    async fn run_wave_with_retries(
+        &self,
+        ws: &WaveSet,
+        spec: &config::Wave,
+        wave: &PlannedWave,
+        planned: &BTreeSet<ObjRef>,
+        pass: &mut Pass,
+    ) -> Result<Result<Vec<String>, WaveFailure>, StateError> {
+        pass.start_wave(wave).await?;
+        loop {
+            let result = self
+                .run_wave(ws, spec, wave, planned, &mut pass.record)
+                .await;
+            let attempts = pass.record.wave_mut(&wave.name).attempts;
+            match result {
+                Err(f) if f.category == Category::Transient && attempts < spec.retry.attempts => {
+                    let delay = spec.retry.delay(attempts + 1);
+                    tracing::info!(wave = %wave.name, attempt = attempts + 1, ?delay, error = %f.message, "transient failure; retrying the wave");
+                    tokio::time::sleep(delay).await;
+                    pass.retry_wave(&wave.name, &f.message).await?;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     async fn plan_for(&self, root: &Path, ws: &WaveSet) -> Result<Plan, SyncError> {
@@ -662,6 +591,18 @@ fn all_kinds_known(inputs: &[WaveInput]) -> bool {
         plan::Builtin.namespaced(&r.api_version, &r.kind).is_some()
             || defined.contains(&(r.api_version.clone(), r.kind.clone()))
     })
+}
+
+/// Every object the plan holds, across waves (what must not be pruned).
+fn planned_refs(plan: &Plan) -> BTreeSet<ObjRef> {
+    plan.waves
+        .iter()
+        .flat_map(|w| {
+            w.components
+                .iter()
+                .flat_map(|c| c.objects.iter().map(|o| o.reference()))
+        })
+        .collect()
 }
 
 fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool {
