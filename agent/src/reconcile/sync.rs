@@ -133,6 +133,17 @@ impl Scopes for ScopeCache<'_> {
     }
 }
 
+/// What a wave's apply did.
+#[derive(Default)]
+struct Applied {
+    /// Objects applied.
+    refs: Vec<ObjRef>,
+    /// Those not yet ready in the apply response.
+    to_watch: Vec<ObjRef>,
+    /// The wave's inventory before this pass.
+    previous: Vec<ObjRef>,
+}
+
 /// A wave's failure, before it is recorded.
 struct WaveFailure {
     message: String,
@@ -384,101 +395,133 @@ impl Engine {
         planned: &BTreeSet<ObjRef>,
         record: &mut Record,
     ) -> Result<Vec<String>, WaveFailure> {
-        let default_ns = ws.namespace.clone().unwrap_or_else(|| "default".into());
         let rules = compile_rules(spec).map_err(|e| WaveFailure {
             message: e.to_string(),
             category: Category::Config,
         })?;
-        gates::check_requirements(
-            &self.resolver,
-            &spec.requires,
-            &default_ns,
-            self.options.requires_grace,
-        )
-        .await?;
+        let (skipped, objects) = self.gate(ws, spec, wave).await?;
+        if objects.is_empty() && !skipped.is_empty() {
+            return Ok(skipped);
+        }
+        let applied = self
+            .apply_components(&wave.name, &objects, &rules, record)
+            .await?;
+        self.settle(ws, spec, wave, &applied, &rules, planned, record)
+            .await?;
+        Ok(skipped)
+    }
+
+    /// The wave's and its components' `requires` and `skipIf`: the skipped
+    /// components, and the objects of the others.
+    async fn gate<'p>(
+        &self,
+        ws: &WaveSet,
+        spec: &config::Wave,
+        wave: &'p PlannedWave,
+    ) -> Result<(Vec<String>, Vec<&'p [crate::model::Object]>), WaveFailure> {
+        let default_ns = ws.namespace.clone().unwrap_or_else(|| "default".into());
+        let grace = self.options.requires_grace;
+        gates::check_requirements(&self.resolver, &spec.requires, &default_ns, grace).await?;
+        let skip_event = |component: &str, reason: String| {
+            self.progress.event(&Event::ComponentSkipped {
+                wave: wave.name.clone(),
+                component: component.into(),
+                reason,
+            });
+        };
         if let Some(rule) = &spec.skip_if
             && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
         {
-            self.progress.event(&Event::ComponentSkipped {
-                wave: wave.name.clone(),
-                component: "*".into(),
-                reason: why,
-            });
-            return Ok(wave.components.iter().map(|c| c.name.clone()).collect());
+            skip_event("*", why);
+            return Ok((
+                wave.components.iter().map(|c| c.name.clone()).collect(),
+                Vec::new(),
+            ));
         }
         let mut skipped = Vec::new();
         let mut objects = Vec::new();
         for c in &wave.components {
-            let cspec = spec.components.iter().find(|s| s.name == c.name);
-            if let Some(cs) = cspec {
+            if let Some(cs) = spec.components.iter().find(|s| s.name == c.name) {
                 // A skipped component's prerequisites do not matter: check skipIf first.
                 if let Some(rule) = &cs.skip_if
                     && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
                 {
-                    self.progress.event(&Event::ComponentSkipped {
-                        wave: wave.name.clone(),
-                        component: c.name.clone(),
-                        reason: why,
-                    });
+                    skip_event(&c.name, why);
                     skipped.push(c.name.clone());
                     continue;
                 }
-                gates::check_requirements(
-                    &self.resolver,
-                    &cs.requires,
-                    &default_ns,
-                    self.options.requires_grace,
-                )
-                .await?;
+                gates::check_requirements(&self.resolver, &cs.requires, &default_ns, grace).await?;
             }
             objects.push(c.objects.as_slice());
         }
+        Ok((skipped, objects))
+    }
+
+    /// Applies the components in parallel. Whatever was applied joins the
+    /// inventory even when the wave fails, so nothing applied is forgotten.
+    async fn apply_components(
+        &self,
+        wave: &str,
+        objects: &[&[crate::model::Object]],
+        rules: &[CompiledRule],
+        record: &mut Record,
+    ) -> Result<Applied, WaveFailure> {
         let outcomes =
             futures::future::join_all(objects.iter().map(|objs| self.applier.apply(objs))).await;
-        let mut applied = Vec::new();
+        let mut out = Applied::default();
         let mut recreated = 0;
         let mut errors = Vec::new();
-        let mut ready_at_apply = BTreeSet::new();
         for o in outcomes {
-            applied.extend(o.applied);
             recreated += o.recreated_jobs.len();
             errors.extend(o.errors);
             // What the apply response already shows ready (ConfigMaps, Services…)
             // need not be read again.
-            ready_at_apply.extend(
-                o.live
-                    .iter()
-                    .filter(|(_, live)| crate::health::assess(Some(live), &rules).is_ready())
-                    .map(|(r, _)| r.clone()),
-            );
+            for (r, live) in &o.live {
+                if !crate::health::assess(Some(live), rules).is_ready() {
+                    out.to_watch.push(r.clone());
+                }
+            }
+            out.refs.extend(o.applied);
         }
-        let previous = record
+        out.previous = record
             .inventory
             .waves
-            .get(&wave.name)
+            .get(wave)
             .cloned()
             .unwrap_or_default();
-        // Whatever was applied belongs to the inventory even when the wave fails,
-        // so nothing applied is ever forgotten.
-        let mut inventory: BTreeSet<ObjRef> = previous.iter().cloned().collect();
-        inventory.extend(applied.iter().cloned());
+        let inventory: BTreeSet<ObjRef> = out
+            .previous
+            .iter()
+            .chain(out.refs.iter())
+            .cloned()
+            .collect();
         record
             .inventory
             .waves
-            .insert(wave.name.clone(), inventory.iter().cloned().collect());
+            .insert(wave.to_string(), inventory.into_iter().collect());
         if let Some(e) = errors.into_iter().next() {
             return Err(e.into());
         }
         self.progress.event(&Event::WaveApplied {
-            wave: wave.name.clone(),
-            applied: applied.len(),
+            wave: wave.to_string(),
+            applied: out.refs.len(),
             recreated_jobs: recreated,
         });
-        let to_watch: Vec<ObjRef> = applied
-            .iter()
-            .filter(|r| !ready_at_apply.contains(*r))
-            .cloned()
-            .collect();
+        Ok(out)
+    }
+
+    /// Waits until the wave is healthy, then prunes what left Git.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        ws: &WaveSet,
+        spec: &config::Wave,
+        wave: &PlannedWave,
+        applied: &Applied,
+        rules: &[CompiledRule],
+        planned: &BTreeSet<ObjRef>,
+        record: &mut Record,
+    ) -> Result<(), WaveFailure> {
         let progress = self.progress.clone();
         let name = wave.name.clone();
         let report = move |pending: usize, example: &str| {
@@ -488,15 +531,22 @@ impl Engine {
                 example: example.to_string(),
             });
         };
-        wait_healthy(&self.resolver, &to_watch, &rules, spec.timeout, &report)
-            .await
-            .map_err(|e: WaitError| WaveFailure::from(e))?;
-        let stale: Vec<ObjRef> = previous
+        wait_healthy(
+            &self.resolver,
+            &applied.to_watch,
+            rules,
+            spec.timeout,
+            &report,
+        )
+        .await
+        .map_err(|e: WaitError| WaveFailure::from(e))?;
+        let stale: Vec<ObjRef> = applied
+            .previous
             .iter()
             .filter(|r| !planned.contains(r))
             .cloned()
             .collect();
-        let mut kept_inventory: BTreeSet<ObjRef> = applied.iter().cloned().collect();
+        let mut inventory: BTreeSet<ObjRef> = applied.refs.iter().cloned().collect();
         if !stale.is_empty() {
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
             self.progress.event(&Event::Pruned {
@@ -504,13 +554,14 @@ impl Engine {
                 deleted: out.deleted.len(),
                 kept: out.kept.len(),
             });
-            kept_inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
+            // A failed delete stays in the inventory for the next attempt.
+            inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
         }
         record
             .inventory
             .waves
-            .insert(wave.name.clone(), kept_inventory.into_iter().collect());
-        Ok(skipped)
+            .insert(wave.name.clone(), inventory.into_iter().collect());
+        Ok(())
     }
 
     /// Objects of waves that left wavesync.yaml are pruned once every wave is healthy.
