@@ -488,6 +488,12 @@ impl GitSource {
             }
             _ => {}
         }
+        // With the certificate callback passing through, libgit2 (OpenSSL)
+        // reports an unverifiable TLS certificate as a generic SSL-class
+        // error, not as `ErrorCode::Certificate`.
+        if e.class() == ErrorClass::Ssl && lower.contains("certificate") {
+            return SourceError::Certificate { url, message };
+        }
         if status(&["401", "403"]) {
             SourceError::Auth { url, message }
         } else if status(&["404"])
