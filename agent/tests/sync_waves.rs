@@ -496,3 +496,58 @@ async fn repair_reapplies_and_reverifies_every_wave_of_a_ready_revision() {
         record.waves
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completed_wave_that_drifted_is_reapplied_instead_of_skipped() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.commit("initial");
+    env.sync(&env.engine()).await.1.expect("first sync");
+    // Someone deletes an object of the first wave out of band…
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.sim.client().expect("client"), "shop");
+    cms.delete("settings", &Default::default())
+        .await
+        .expect("delete");
+    // …and a later wave changes: the next pass finds the first wave drifted.
+    env.repo.write(
+        "waves/jobs/migrate.yaml",
+        &job("migrate", "shop", "2.0", &[]),
+    );
+    env.repo.commit("migrate 2.0");
+    env.events.clear();
+    let report = env.sync(&env.engine()).await.1.expect("second sync");
+    assert_eq!(report.phase, Phase::Ready);
+    assert!(
+        !report.verified_waves.contains(&"base".to_string()),
+        "base was not skipped: {report:?}"
+    );
+    assert_eq!(
+        env.events.started().first().map(String::as_str),
+        Some("base")
+    );
+    let drifted: Vec<String> = env
+        .events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            wavesync::report::Event::WaveDrifted { wave, why } => Some(format!("{wave}: {why}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drifted.len(), 1, "{drifted:?}");
+    assert!(
+        drifted[0].starts_with("base: ") && drifted[0].contains("settings"),
+        "{drifted:?}"
+    );
+    assert!(
+        env.exists("v1", "ConfigMap", "shop", "settings").await,
+        "the deleted object is back"
+    );
+    let record = env.record().await;
+    assert_eq!(record.phase, Phase::Ready);
+    assert_eq!(
+        record.message, None,
+        "the drift message is cleared once healed"
+    );
+}

@@ -79,6 +79,13 @@ impl Pass {
         self.save().await
     }
 
+    /// Records that a wave applied before has drifted or stopped being healthy.
+    pub async fn degraded(&mut self, wave: &str, why: &str) -> Result<(), StateError> {
+        self.record.phase = Phase::Degraded;
+        self.record.message = Some(format!("wave {wave} drifted ({why}); re-applying"));
+        self.save().await
+    }
+
     /// Marks `wave` in progress (a new attempt at its digest).
     pub async fn start_wave(&mut self, wave: &PlannedWave) -> Result<(), StateError> {
         let revision = self.revision.0.clone();
@@ -136,6 +143,9 @@ impl Pass {
 
     async fn end(&mut self, phase: Phase) -> Result<(), StateError> {
         self.record.phase = phase;
+        if phase == Phase::Ready {
+            self.record.message = None;
+        }
         let message = self.record.message.clone();
         self.record.push_history(SyncEntry {
             revision: self.revision.0.clone(),

@@ -133,6 +133,16 @@ impl Scopes for ScopeCache<'_> {
     }
 }
 
+/// What checking a completed wave found.
+enum Verified {
+    /// Not completed at this digest: it must be applied.
+    NotDone,
+    /// Completed and still healthy: skip it.
+    Healthy,
+    /// Completed, but objects are missing or unhealthy (why).
+    Drifted(String),
+}
+
 /// What a wave's apply did.
 #[derive(Default)]
 struct Applied {
@@ -245,12 +255,26 @@ impl Engine {
             let Some(spec) = ws.wave(&wave.name) else {
                 continue;
             };
-            if !self.options.repair && !cascade && self.verify(&pass.record, wave, spec).await {
-                self.progress.event(&Event::WaveVerified {
-                    wave: wave.name.clone(),
-                });
-                report.verified_waves.push(wave.name.clone());
-                continue;
+            if !self.options.repair && !cascade {
+                match self.verify(&pass.record, wave, spec).await {
+                    Verified::Healthy => {
+                        self.progress.event(&Event::WaveVerified {
+                            wave: wave.name.clone(),
+                        });
+                        report.verified_waves.push(wave.name.clone());
+                        continue;
+                    }
+                    // Applied before at this digest, no longer healthy: the
+                    // record says Degraded until the re-apply below heals it.
+                    Verified::Drifted(why) => {
+                        self.progress.event(&Event::WaveDrifted {
+                            wave: wave.name.clone(),
+                            why: why.clone(),
+                        });
+                        pass.degraded(&wave.name, &why).await?;
+                    }
+                    Verified::NotDone => {}
+                }
             }
             cascade = true;
             self.progress.event(&Event::WaveStarted {
@@ -358,13 +382,13 @@ impl Engine {
     }
 
     /// A wave completed at this digest is skipped after checking its objects are still there and healthy.
-    async fn verify(&self, record: &Record, wave: &PlannedWave, spec: &config::Wave) -> bool {
+    async fn verify(&self, record: &Record, wave: &PlannedWave, spec: &config::Wave) -> Verified {
         let Some(w) = record.wave(&wave.name) else {
-            return false;
+            return Verified::NotDone;
         };
         let done = matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped);
         if !done || w.digest.as_deref() != Some(&wave.digest) {
-            return false;
+            return Verified::NotDone;
         }
         let refs = record
             .inventory
@@ -373,9 +397,9 @@ impl Engine {
             .cloned()
             .unwrap_or_default();
         let Ok(rules) = compile_rules(spec) else {
-            return false;
+            return Verified::NotDone;
         };
-        wait_healthy(
+        match wait_healthy(
             &self.resolver,
             &refs,
             &rules,
@@ -383,7 +407,10 @@ impl Engine {
             &|_, _| {},
         )
         .await
-        .is_ok()
+        {
+            Ok(()) => Verified::Healthy,
+            Err(e) => Verified::Drifted(e.to_string()),
+        }
     }
 
     /// Gates, apply, health, prune for one wave. Returns the skipped components.

@@ -25,6 +25,14 @@ pub enum Event {
         /// Wave name.
         wave: String,
     },
+    /// A wave completed before is no longer healthy (objects missing or
+    /// unhealthy): the record says Degraded and the wave is applied again.
+    WaveDrifted {
+        /// Wave name.
+        wave: String,
+        /// What was found.
+        why: String,
+    },
     /// A wave started.
     WaveStarted {
         /// 1-based position.
@@ -146,6 +154,9 @@ pub fn line(e: &Event) -> Option<String> {
             &revision[..revision.len().min(12)]
         ),
         Event::WaveVerified { wave } => format!("  ✓ {wave}: unchanged and healthy, skipped"),
+        Event::WaveDrifted { wave, why } => {
+            format!("  ! {wave}: drifted ({why}); applying it again")
+        }
         Event::WaveStarted {
             index,
             total,
