@@ -81,7 +81,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
         &LeaseLock::identity(),
         Duration::from_secs(60),
     );
-    lease.acquire().await?;
+    // A previous agent killed mid-pass holds the lease until it expires.
+    lease.acquire_waiting(Duration::from_secs(90)).await?;
     let result = lease.hold(engine.sync(&root, &snapshot.revision)).await;
     lease.release().await;
     result??;

@@ -183,6 +183,28 @@ impl LeaseLock {
         }
     }
 
+    /// Takes the lease, waiting up to `max` while another holder has it (an
+    /// agent killed mid-pass leaves it held until it expires).
+    ///
+    /// # Errors
+    /// [`LeaseError::Held`] when it is still held after `max`.
+    pub async fn acquire_waiting(&self, max: Duration) -> Result<(), LeaseError> {
+        let start = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match self.acquire().await {
+                Err(e @ LeaseError::Held { .. }) if start.elapsed() < max => {
+                    if !told {
+                        tracing::warn!(error = %e, "waiting for the lease");
+                        told = true;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Runs `work` while renewing the lease every third of its duration; stops
     /// (dropping `work`) if another agent took the lease meanwhile, so two
     /// agents never act at once even when a pass outlives the lease.
