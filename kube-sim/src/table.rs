@@ -175,17 +175,25 @@ pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
     defs.extend(printer.iter().map(
         |(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0}),
     ));
-    defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
+    // A CRD that declares its own Age column gets that one, not a second.
+    let own_age = printer.iter().any(|(n, _, _)| n.eq_ignore_ascii_case("age"));
+    if !own_age {
+        defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
+    }
     let rows: Vec<Value> = objs
         .iter()
         .map(|o| {
             let mut cells = vec![o.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
             cells.extend(fixed.iter().map(|(_, _, f)| f(o)));
-            for (_, _, path) in &printer {
+            for (_, ty, path) in &printer {
                 let ptr = path.trim_start_matches('.').replace('.', "/");
-                cells.push(o.pointer(&format!("/{ptr}")).cloned().unwrap_or(Value::Null));
+                let v = o.pointer(&format!("/{ptr}")).cloned().unwrap_or(Value::Null);
+                // kube-apiserver prints date columns as ages.
+                cells.push(if ty == "date" { age(v.as_str()).into() } else { v });
             }
-            cells.push(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str)).into());
+            if !own_age {
+                cells.push(age(o.pointer("/metadata/creationTimestamp").and_then(Value::as_str)).into());
+            }
             let mut m = o.get("metadata").cloned().unwrap_or(json!({}));
             if let Some(mm) = m.as_object_mut() {
                 mm.remove("managedFields");
