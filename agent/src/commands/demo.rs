@@ -77,6 +77,13 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("wavesync-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
+    // The scratch repository goes whatever happens, errors included.
+    let result = demo(&args, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
     let repo_dir = work.join("repo");
     commit_copy(&args.dir, &repo_dir)
         .with_context(|| format!("making a Git repository of {}", args.dir.display()))?;
@@ -120,7 +127,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
         tokio::signal::ctrl_c().await?;
     }
-    let _ = std::fs::remove_dir_all(&work);
     result?;
     Ok(())
 }
