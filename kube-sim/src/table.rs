@@ -176,7 +176,9 @@ pub fn to_table(rt: &ResourceType, objs: &[Value], meta: Value) -> Value {
         |(n, t, _)| json!({"name": n, "type": t, "format": "", "description": "", "priority": 0}),
     ));
     // A CRD that declares its own Age column gets that one, not a second.
-    let own_age = printer.iter().any(|(n, _, _)| n.eq_ignore_ascii_case("age"));
+    let own_age = printer
+        .iter()
+        .any(|(n, _, _)| n.eq_ignore_ascii_case("age"));
     if !own_age {
         defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
     }

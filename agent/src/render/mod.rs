@@ -11,6 +11,7 @@ mod detect;
 mod error;
 mod json;
 mod objects;
+mod overlay;
 mod paths;
 mod plain;
 mod scalar;
@@ -18,6 +19,7 @@ mod yaml;
 
 pub use detect::{SourceKind, source_kind};
 pub use error::RenderError;
+pub use overlay::Overlay;
 pub use plain::Plain;
 
 use crate::model::Object;
@@ -50,9 +52,9 @@ pub trait Renderer {
     fn render(&self, req: &RenderRequest) -> Result<Vec<Object>, RenderError>;
 }
 
-/// Picks the renderer for a path: plain manifests now; a directory holding
-/// `kustomization.yaml` or `Chart.yaml` gives [`RenderError::Unsupported`]
-/// (overlays arrive with issue 4).
+/// Picks the renderer for a path: plain manifests, or [`Overlay`] for a
+/// directory holding `kustomization.yaml`; a directory holding `Chart.yaml`
+/// gives [`RenderError::Unsupported`].
 ///
 /// # Errors
 /// Whatever the chosen renderer returns; [`RenderError::OutsideRepo`] and
@@ -66,6 +68,7 @@ pub fn render_path(req: &RenderRequest) -> Result<Vec<Object>, RenderError> {
     };
     match kind {
         SourceKind::Plain => Plain.render(req),
-        SourceKind::Overlay | SourceKind::Chart => Err(detect::unsupported(kind, &target.rel)),
+        SourceKind::Overlay => Overlay.render(req),
+        SourceKind::Chart => Err(detect::unsupported(kind, &target.rel)),
     }
 }

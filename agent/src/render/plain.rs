@@ -318,11 +318,9 @@ data:
             ("p/a.yaml", &cm("a")),
             ("p/nested/kustomization.yaml", "resources: []\n"),
         ]);
+        // Overlays are rendered by the overlay renderer now (here: a missing resource).
         let e = render(r.path(), "o").expect_err("overlay");
-        assert_eq!(
-            e.to_string(),
-            "o: kustomize overlays (kustomization.yaml) are not supported yet (overlays arrive with issue 4)"
-        );
+        assert!(matches!(e, RenderError::Missing { .. }), "{e}");
         let e = render(r.path(), "c").expect_err("chart");
         assert!(
             matches!(
