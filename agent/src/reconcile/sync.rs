@@ -17,7 +17,7 @@ use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
 use crate::render::{self, RenderError, RenderRequest};
 use crate::report::{Event, Progress};
 use crate::state::{Phase, Record, StateError, StateStore, WaveStatus};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -192,23 +192,13 @@ impl Engine {
         )
     }
 
-    /// Renders and plans `root` without touching the cluster beyond discovery.
+    /// Renders and plans `root` without applying anything (discovery only).
     ///
     /// # Errors
-    /// Configuration, render and plan errors.
+    /// Configuration, render, plan and health-rule errors.
     pub async fn plan(&self, root: &Path) -> Result<(WaveSet, Plan), SyncError> {
         let ws = config::load(root, self.options.cluster.as_deref())?;
-        let inputs = render_all(root, &ws)?;
-        self.resolver
-            .discover_all()
-            .await
-            .map_err(SyncError::Discovery)?;
-        let plan = plan::plan(
-            &ws.name,
-            ws.namespace.as_deref(),
-            inputs,
-            &ScopeCache(&self.resolver),
-        )?;
+        let (plan, _) = self.plan_for(root, &ws).await?;
         Ok((ws, plan))
     }
 
@@ -234,7 +224,7 @@ impl Engine {
             report.up_to_date = true;
             return Ok(report);
         }
-        let plan = match self.plan_for(root, &ws).await {
+        let (plan, rules) = match self.plan_for(root, &ws).await {
             Ok(p) => p,
             Err(e) => {
                 pass.failed_to_start(e.to_string()).await?;
@@ -255,8 +245,9 @@ impl Engine {
             let Some(spec) = ws.wave(&wave.name) else {
                 continue;
             };
+            let rules = rules.get(&wave.name).map(Vec::as_slice).unwrap_or_default();
             if !self.options.repair && !cascade {
-                match self.verify(&pass.record, wave, spec).await {
+                match self.verify(&pass.record, wave, rules).await {
                     Verified::Healthy => {
                         self.progress.event(&Event::WaveVerified {
                             wave: wave.name.clone(),
@@ -285,7 +276,7 @@ impl Engine {
             });
             let wave_started = Instant::now();
             match self
-                .run_wave_with_retries(&ws, spec, wave, &planned, &mut pass)
+                .run_wave_with_retries(&ws, spec, rules, wave, &planned, &mut pass)
                 .await?
             {
                 Ok(skipped) => {
@@ -333,6 +324,7 @@ impl Engine {
         &self,
         ws: &WaveSet,
         spec: &config::Wave,
+        rules: &[CompiledRule],
         wave: &PlannedWave,
         planned: &BTreeSet<ObjRef>,
         pass: &mut Pass,
@@ -340,7 +332,7 @@ impl Engine {
         pass.start_wave(wave).await?;
         loop {
             let result = self
-                .run_wave(ws, spec, wave, planned, &mut pass.record)
+                .run_wave(ws, spec, rules, wave, planned, &mut pass.record)
                 .await;
             let attempts = pass.record.wave_mut(&wave.name).attempts;
             match result {
@@ -355,14 +347,21 @@ impl Engine {
         }
     }
 
-    async fn plan_for(&self, root: &Path, ws: &WaveSet) -> Result<Plan, SyncError> {
-        // Health rules are compiled before anything is applied, so a typo in
-        // a late wave's CEL does not leave the earlier waves half-rolled.
+    /// Renders and plans every wave, and compiles every wave's health rules
+    /// (once, before anything is applied, so a typo in a late wave's CEL does
+    /// not leave the earlier waves half-rolled).
+    async fn plan_for(
+        &self,
+        root: &Path,
+        ws: &WaveSet,
+    ) -> Result<(Plan, BTreeMap<String, Vec<CompiledRule>>), SyncError> {
+        let mut rules = BTreeMap::new();
         for w in &ws.waves {
-            compile_rules(w).map_err(|source| SyncError::Rule {
+            let compiled = compile_rules(w).map_err(|source| SyncError::Rule {
                 wave: w.name.clone(),
                 source,
             })?;
+            rules.insert(w.name.clone(), compiled);
         }
         let inputs = render_all(root, ws)?;
         // Built-in kinds and the repository's own CRDs need no discovery; ask
@@ -373,16 +372,22 @@ impl Engine {
                 .await
                 .map_err(SyncError::Discovery)?;
         }
-        Ok(plan::plan(
+        let plan = plan::plan(
             &ws.name,
             ws.namespace.as_deref(),
             inputs,
             &ScopeCache(&self.resolver),
-        )?)
+        )?;
+        Ok((plan, rules))
     }
 
     /// A wave completed at this digest is skipped after checking its objects are still there and healthy.
-    async fn verify(&self, record: &Record, wave: &PlannedWave, spec: &config::Wave) -> Verified {
+    async fn verify(
+        &self,
+        record: &Record,
+        wave: &PlannedWave,
+        rules: &[CompiledRule],
+    ) -> Verified {
         let Some(w) = record.wave(&wave.name) else {
             return Verified::NotDone;
         };
@@ -396,13 +401,10 @@ impl Engine {
             .get(&wave.name)
             .cloned()
             .unwrap_or_default();
-        let Ok(rules) = compile_rules(spec) else {
-            return Verified::NotDone;
-        };
         match wait_healthy(
             &self.resolver,
             &refs,
-            &rules,
+            rules,
             Duration::from_secs(2),
             &|_, _| {},
         )
@@ -418,22 +420,19 @@ impl Engine {
         &self,
         ws: &WaveSet,
         spec: &config::Wave,
+        rules: &[CompiledRule],
         wave: &PlannedWave,
         planned: &BTreeSet<ObjRef>,
         record: &mut Record,
     ) -> Result<Vec<String>, WaveFailure> {
-        let rules = compile_rules(spec).map_err(|e| WaveFailure {
-            message: e.to_string(),
-            category: Category::Config,
-        })?;
         let (skipped, objects) = self.gate(ws, spec, wave).await?;
         if objects.is_empty() && !skipped.is_empty() {
             return Ok(skipped);
         }
         let applied = self
-            .apply_components(&wave.name, &objects, &rules, record)
+            .apply_components(&wave.name, &objects, rules, record)
             .await?;
-        self.settle(ws, spec, wave, &applied, &rules, planned, record)
+        self.settle(ws, spec, wave, &applied, rules, planned, record)
             .await?;
         Ok(skipped)
     }
