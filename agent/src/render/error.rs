@@ -78,6 +78,27 @@ pub enum RenderError {
         /// `apiVersion`, `kind` or `metadata.name`.
         field: &'static str,
     },
+    /// A `kustomization.yaml` field outside the supported subset: refused
+    /// rather than silently ignored, since ignoring it would apply something
+    /// other than what `kustomize build` gives.
+    #[error("{}: field {field} is not supported by wavesync overlays (docs/repo-format.md lists the supported fields)", file.display())]
+    UnsupportedField {
+        /// The kustomization file, relative to the repository root.
+        file: PathBuf,
+        /// The field as written (`helmCharts`, `replacements`…).
+        field: String,
+    },
+    /// Helm could not load, validate or render a chart.
+    #[error("{chart}: {failure}: {message}")]
+    Helm {
+        /// The chart's path relative to the repository root.
+        chart: String,
+        /// Which step failed.
+        failure: HelmFailure,
+        /// Helm's own message (it names the template, line and column for
+        /// template errors, and the value's path for schema violations).
+        message: String,
+    },
     /// The path holds a source format that is not implemented yet.
     #[error("{path}: {what} are not supported yet (overlays arrive with issue 4)")]
     Unsupported {
@@ -88,10 +109,41 @@ pub enum RenderError {
     },
 }
 
+/// The step of a Helm render that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelmFailure {
+    /// The chart could not be loaded (bad `Chart.yaml`, unreadable archive).
+    Load,
+    /// The values are malformed or violate the chart's `values.schema.json`.
+    Values,
+    /// A template failed to execute or produced invalid YAML.
+    Template,
+    /// No Helm engine could be started (no `helm` CLI, no `libhelm_c`), or
+    /// it crashed.
+    Engine,
+}
+
+impl std::fmt::Display for HelmFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HelmFailure::Load => "chart cannot be loaded",
+            HelmFailure::Values => "values rejected",
+            HelmFailure::Template => "template failed",
+            HelmFailure::Engine => "helm engine unavailable",
+        })
+    }
+}
+
 impl Categorized for RenderError {
     fn category(&self) -> Category {
         match self {
             RenderError::Io { .. } => Category::Transient,
+            // A crashed engine may well render the next time; a missing one
+            // is not the repository's fault either.
+            RenderError::Helm {
+                failure: HelmFailure::Engine,
+                ..
+            } => Category::Transient,
             _ => Category::Config,
         }
     }

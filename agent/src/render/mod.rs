@@ -18,7 +18,7 @@ mod scalar;
 mod yaml;
 
 pub use detect::{SourceKind, source_kind};
-pub use error::RenderError;
+pub use error::{HelmFailure, RenderError};
 pub use overlay::Overlay;
 pub use plain::Plain;
 
