@@ -1,6 +1,7 @@
 //! The command line: subcommands and their flags.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::render::{EngineChoice, HelmSettings};
 use std::path::PathBuf;
 
 /// wavesync: GitOps for dataplane installs, in ordered waves.
@@ -29,6 +30,44 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the simulated Kubernetes API server (for the demo, tests and trying kubectl).
     Sim(SimArgs),
+    /// Internal: the process that renders Helm charts with libhelm_c for the agent.
+    #[command(hide = true)]
+    HelmWorker(HelmWorkerArgs),
+}
+
+/// How Helm charts are rendered.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HelmArgs {
+    /// Helm engine: `auto` uses the helm CLI when one is found, else libhelm_c.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto, env = "WAVESYNC_HELM_ENGINE")]
+    pub helm_engine: EngineChoice,
+    /// The helm binary (default: `helm` on PATH).
+    #[arg(long = "helm", env = "WAVESYNC_HELM")]
+    pub helm_bin: Option<PathBuf>,
+    /// libhelm_c, a file or its directory (default: $HELM_C_LIB, then the
+    /// installed helm-python-sdk wheel).
+    #[arg(long, env = "WAVESYNC_LIBHELM")]
+    pub libhelm: Option<PathBuf>,
+}
+
+impl HelmArgs {
+    /// The settings the renderer takes.
+    pub fn settings(&self) -> HelmSettings {
+        HelmSettings {
+            engine: self.helm_engine,
+            helm_bin: self.helm_bin.clone(),
+            libhelm: self.libhelm.clone(),
+            worker_exe: None,
+        }
+    }
+}
+
+/// `wavesync helm-worker` (started by the agent, not by people).
+#[derive(Debug, Args)]
+pub struct HelmWorkerArgs {
+    /// The libhelm_c shared library to load.
+    #[arg(long)]
+    pub lib: PathBuf,
 }
 
 /// How to reach the cluster (as kubectl does).
@@ -106,6 +145,9 @@ pub struct SyncArgs {
     /// Applies in flight at once inside a wave.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Helm engine.
+    #[command(flatten)]
+    pub helm: HelmArgs,
 }
 
 /// `wavesync run`.
@@ -152,6 +194,9 @@ pub struct RenderArgs {
     /// Per-cluster values to select.
     #[arg(long = "cluster")]
     pub cluster_name: Option<String>,
+    /// Helm engine.
+    #[command(flatten)]
+    pub helm: HelmArgs,
 }
 
 /// `wavesync demo`.
@@ -169,6 +214,9 @@ pub struct DemoArgs {
     /// Also write the simulator's kubeconfig here, and keep it running after the sync until Ctrl-C.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    /// Helm engine.
+    #[command(flatten)]
+    pub helm: HelmArgs,
 }
 
 /// Flags of `wavesync sim`.

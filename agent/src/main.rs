@@ -4,8 +4,21 @@ use clap::Parser;
 use wavesync::cli::{Cli, Command};
 use wavesync::commands;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The helm worker talks JSON lines on stdio and needs no runtime, no
+    // logging set-up and none of the agent's threads.
+    if let Command::HelmWorker(a) = &cli.command {
+        wavesync::render::chart::worker::serve(&a.lib)?;
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -13,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match cli.command {
         Command::Run(a) => commands::run::run(a).await,
         Command::Sync(a) => commands::sync::run(a).await,
         Command::Status(a) => commands::status::show(a).await,
@@ -21,5 +34,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Render(a) => commands::render::run(a),
         Command::Demo(a) => commands::demo::run(a).await,
         Command::Sim(a) => commands::sim::run(a).await,
+        Command::HelmWorker(_) => unreachable!("served before the runtime starts"),
     }
 }

@@ -15,6 +15,11 @@ pub struct Origin {
     pub doc: usize,
     /// The first line of that document (1-based), when known.
     pub line: Option<usize>,
+    /// For an object rendered from a Helm chart: the release's namespace,
+    /// which namespaced objects that name none are installed into (as
+    /// `helm install --namespace` does), instead of the WaveSet's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_namespace: Option<String>,
 }
 
 impl fmt::Display for Origin {

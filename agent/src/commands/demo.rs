@@ -111,6 +111,7 @@ async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
     let options = SyncOptions {
         cluster: Some(args.cluster_name.clone()),
+        helm: args.helm.settings(),
         ..Default::default()
     };
     let engine = Engine::new(client.clone(), options, progress);

@@ -7,7 +7,8 @@ use crate::reconcile::sync::render_all;
 /// Prints every wave's objects in apply order, with its digest.
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let ws = crate::config::load(&args.dir, args.cluster_name.as_deref())?;
-    let inputs = render_all(&args.dir, &ws)?;
+    let helm = crate::render::Helm::new(args.helm.settings());
+    let inputs = render_all(&args.dir, &ws, &helm)?;
     let plan = plan::plan(&ws.name, ws.namespace.as_deref(), inputs, &Builtin)?;
     for wave in &plan.waves {
         println!(

@@ -56,6 +56,7 @@ pub fn options(args: &SyncArgs) -> SyncOptions {
         state_namespace: args.state.state_namespace.clone(),
         repair: args.repair,
         concurrency: args.concurrency.max(1),
+        helm: args.helm.settings(),
         ..Default::default()
     }
 }

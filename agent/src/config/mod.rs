@@ -44,7 +44,7 @@ pub use errors::{ConfigError, Position, Site, ValuesOrigin, ValuesSource};
 pub use load::{API_VERSION, FILE_NAME, KIND, load};
 pub use paths::PathProblem;
 pub use types::{
-    Component, Defaults, HealthRule, ObjectSelector, Requirement, RetryPolicy, SkipRule, Wave,
-    WaveSet,
+    ChartSource, Component, Defaults, HealthRule, ObjectSelector, Requirement, RetryPolicy,
+    SkipRule, Wave, WaveSet,
 };
 pub use values::Values;

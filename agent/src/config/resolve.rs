@@ -16,7 +16,8 @@ use super::paths::{self, Expect};
 use super::placeholder;
 use super::schema::{self, Text};
 use super::types::{
-    Component, Defaults, HealthRule, ObjectSelector, Requirement, RetryPolicy, SkipRule, Wave,
+    ChartSource, Component, Defaults, HealthRule, ObjectSelector, Requirement, RetryPolicy,
+    SkipRule, Wave,
 };
 use super::values::Values;
 use super::yaml::loc_of;
@@ -271,6 +272,7 @@ fn wave(
         (Some(p), None) => vec![Component {
             name: name.clone(),
             path: ctx.repo_path(p, &field(path, "path"), Expect::FileOrDir)?,
+            chart: None,
             skip_if: None,
             requires: Vec::new(),
             health: Vec::new(),
@@ -323,9 +325,31 @@ fn components(
     for (i, c) in list.value.iter().enumerate() {
         let path = format!("{path}[{i}]");
         let raw = &c.value;
+        let name = ctx.name(&raw.name, &field(&path, "name"))?;
+        let (source_path, chart) = match (&raw.path, &raw.chart) {
+            (Some(p), None) => (
+                ctx.repo_path(p, &field(&path, "path"), Expect::FileOrDir)?,
+                None,
+            ),
+            (None, Some(ch)) => {
+                let (p, source) = chart(ctx, ch, &field(&path, "chart"), &name)?;
+                (p, Some(source))
+            }
+            (Some(_), Some(_)) => {
+                let msg =
+                    "a component has either `path` (manifests or an overlay) or `chart`, not both";
+                return Err(ctx.invalid(loc_of(c), &path, msg));
+            }
+            (None, None) => {
+                let msg =
+                    "a component needs `path` (manifests or an overlay) or `chart` (a Helm chart)";
+                return Err(ctx.invalid(loc_of(c), &path, msg));
+            }
+        };
         let component = Component {
-            name: ctx.name(&raw.name, &field(&path, "name"))?,
-            path: ctx.repo_path(&raw.path, &field(&path, "path"), Expect::FileOrDir)?,
+            name,
+            path: source_path,
+            chart,
             skip_if: raw
                 .skip_if
                 .as_ref()
@@ -338,6 +362,102 @@ fn components(
         out.push(component);
     }
     Ok(out)
+}
+
+/// Resolves `chart`: its path (a directory with `Chart.yaml`, or a `.tgz`),
+/// values files and inline values (placeholders substituted; a string that
+/// is one whole placeholder takes the value's type, as in manifests).
+fn chart(
+    ctx: &Ctx<'_>,
+    ch: &Spanned<schema::Chart>,
+    path: &str,
+    component: &str,
+) -> Result<(String, ChartSource), ConfigError> {
+    let raw = &ch.value;
+    let chart_path = ctx.repo_path(&raw.path, &field(path, "path"), Expect::FileOrDir)?;
+    let is_chart = ctx.root.join(&chart_path).join("Chart.yaml").is_file()
+        || (chart_path.ends_with(".tgz") && ctx.root.join(&chart_path).is_file());
+    if !is_chart {
+        return Err(ctx.invalid(
+            loc_of(&raw.path),
+            &field(path, "path"),
+            format!("{chart_path} is not a Helm chart (no Chart.yaml there, and not a .tgz)"),
+        ));
+    }
+    let values_files = raw
+        .values_files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| ctx.repo_path(f, &format!("{path}.valuesFiles[{i}]"), Expect::File))
+        .collect::<Result<Vec<_>, _>>()?;
+    let values = match &raw.values {
+        None => serde_json::Map::new(),
+        Some(v) => {
+            let at = loc_of(v);
+            let vpath = field(path, "values");
+            match substitute_json(ctx, &v.value, at, &vpath)? {
+                serde_json::Value::Object(m) => m,
+                serde_json::Value::Null => serde_json::Map::new(),
+                _ => return Err(ctx.invalid(at, &vpath, "values must be a mapping")),
+            }
+        }
+    };
+    let release_name = match &raw.release_name {
+        Some(t) => ctx.name(t, &field(path, "releaseName"))?,
+        None => component.to_owned(),
+    };
+    let namespace = raw
+        .namespace
+        .as_ref()
+        .map(|t| ctx.name(t, &field(path, "namespace")))
+        .transpose()?;
+    Ok((
+        chart_path,
+        ChartSource {
+            release_name,
+            namespace,
+            values_files,
+            values,
+            include_crds: raw.include_crds.unwrap_or(true),
+        },
+    ))
+}
+
+/// Substitutes placeholders in every string of an inline values tree.
+fn substitute_json(
+    ctx: &Ctx<'_>,
+    v: &serde_json::Value,
+    at: Option<(u32, u32)>,
+    path: &str,
+) -> Result<serde_json::Value, ConfigError> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::String(s) => {
+            let expanded = ctx.values.expand(s).map_err(|(_, problem)| {
+                ctx.values.error(problem, ctx.site(at, path), "placeholder")
+            })?;
+            match placeholder::scan(s).ok().as_deref() {
+                Some([placeholder::Piece::Value { key, .. }]) => ctx
+                    .values
+                    .get(key)
+                    .cloned()
+                    .unwrap_or(Value::String(expanded)),
+                _ => Value::String(expanded),
+            }
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute_json(ctx, v, at, &field(path, k))?)))
+                .collect::<Result<_, ConfigError>>()?,
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| substitute_json(ctx, v, at, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 /// Resolves `requires`.

@@ -118,8 +118,12 @@ pub(crate) struct Wave {
 pub(crate) struct Component {
     /// The component's name.
     pub(crate) name: Text,
-    /// Its manifests.
-    pub(crate) path: Text,
+    /// Its manifests (plain or an overlay).
+    #[serde(default)]
+    pub(crate) path: Option<Text>,
+    /// Or a Helm chart.
+    #[serde(default)]
+    pub(crate) chart: Option<Spanned<Chart>>,
     /// Skip the component when this holds.
     #[serde(default)]
     pub(crate) skip_if: Option<SkipIf>,
@@ -129,6 +133,29 @@ pub(crate) struct Component {
     /// Health rules.
     #[serde(default)]
     pub(crate) health: Vec<Spanned<Health>>,
+}
+
+/// `components[].chart`: a Helm chart in the repository.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Chart {
+    /// The chart directory or `.tgz`.
+    pub(crate) path: Text,
+    /// `.Release.Name` (default: the component's name).
+    #[serde(default)]
+    pub(crate) release_name: Option<Text>,
+    /// `.Release.Namespace` (default: `spec.namespace`).
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// Values files, merged in order.
+    #[serde(default)]
+    pub(crate) values_files: Vec<Text>,
+    /// Inline values, merged over the files.
+    #[serde(default)]
+    pub(crate) values: Option<Spanned<serde_json::Value>>,
+    /// Whether `crds/` is installed (default true).
+    #[serde(default, rename = "includeCRDs")]
+    pub(crate) include_crds: Option<bool>,
 }
 
 /// One entry of `requires`: a single-key map whose key is the type, so that

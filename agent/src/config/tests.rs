@@ -102,6 +102,7 @@ fn component(name: &str, path: &str) -> Component {
     Component {
         name: name.into(),
         path: path.into(),
+        chart: None,
         skip_if: None,
         requires: vec![],
         health: vec![],
@@ -317,7 +318,7 @@ fn schema_errors_give_line_column_path_and_what_was_expected() {
             "skipIf:",
             "skipIff:",
             "wavesync.yaml:14:11: spec.waves[1].components[0].skipIff: unknown field `skipIff`, \
-             expected one of name, path, skipIf, requires, health",
+             expected one of name, path, chart, skipIf, requires, health",
         ),
         (
             "- crd: ",

@@ -137,7 +137,10 @@ pub struct Component {
     pub name: String,
     /// A directory or file relative to the repository root, normalized
     /// (`/`-separated, no `.` or `..`), known to exist inside the repository.
+    /// For a chart, the chart's directory or archive.
     pub path: String,
+    /// Set when the component is a Helm chart (at `path`).
+    pub chart: Option<ChartSource>,
     /// When it holds, this component is skipped (e.g. an operator that a
     /// control plane sharing the cluster already installed).
     pub skip_if: Option<SkipRule>,
@@ -145,6 +148,22 @@ pub struct Component {
     pub requires: Vec<Requirement>,
     /// Readiness rules for this component's objects, ahead of the wave's.
     pub health: Vec<HealthRule>,
+}
+
+/// How a chart component is rendered (`components[].chart`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSource {
+    /// `.Release.Name`.
+    pub release_name: String,
+    /// `.Release.Namespace`; `None`: `spec.namespace`, else `default`.
+    pub namespace: Option<String>,
+    /// Values files relative to the repository root (checked to exist),
+    /// merged in order.
+    pub values_files: Vec<String>,
+    /// Inline values, placeholders substituted, merged over the files.
+    pub values: serde_json::Map<String, serde_json::Value>,
+    /// Whether the chart's `crds/` are applied (first in the wave).
+    pub include_crds: bool,
 }
 
 /// A prerequisite checked before a wave or component is applied.

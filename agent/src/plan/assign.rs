@@ -84,7 +84,7 @@ pub(crate) fn by_annotation(input: Vec<WaveInput>) -> Result<Vec<WaveInput>, Pla
                     None => w,
                     Some(name) => *index.get(name).ok_or_else(|| PlanError::UnknownWave {
                         object: object.reference().to_string(),
-                        origin: object.origin.clone(),
+                        origin: Box::new(object.origin.clone()),
                         wave: name.to_owned(),
                         known: known.clone(),
                     })?,

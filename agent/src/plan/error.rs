@@ -40,7 +40,7 @@ pub enum PlanError {
         /// The object.
         object: String,
         /// Where it was rendered from.
-        origin: Origin,
+        origin: Box<Origin>,
         /// The wave it asks for.
         wave: String,
         /// The declared waves, comma-separated.
@@ -52,9 +52,9 @@ pub enum PlanError {
         /// The object.
         object: String,
         /// Where it was first rendered from.
-        first: Origin,
+        first: Box<Origin>,
         /// Where it was rendered from again.
-        second: Origin,
+        second: Box<Origin>,
     },
     /// Neither the built-in table, nor the CRDs of this or an earlier wave,
     /// nor discovery know whether the kind is namespaced.
@@ -67,7 +67,7 @@ pub enum PlanError {
         /// The object's `kind`.
         kind: String,
         /// Where it was rendered from.
-        origin: Origin,
+        origin: Box<Origin>,
     },
     /// A metadata field wavesync must read or write has the wrong type.
     #[error("{origin}: {object}: {field} must be {expected}")]
@@ -75,7 +75,7 @@ pub enum PlanError {
         /// The object.
         object: String,
         /// Where it was rendered from.
-        origin: Origin,
+        origin: Box<Origin>,
         /// `metadata`, `metadata.labels`, `metadata.namespace`, or the annotation.
         field: &'static str,
         /// `a mapping`, `a string`.

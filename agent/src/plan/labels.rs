@@ -86,7 +86,7 @@ pub(crate) fn valid_label_value(s: &str) -> bool {
 pub(crate) fn invalid(object: &Object, field: &'static str, expected: &'static str) -> PlanError {
     PlanError::InvalidField {
         object: object.reference().to_string(),
-        origin: object.origin.clone(),
+        origin: Box::new(object.origin.clone()),
         field,
         expected,
     }

@@ -139,11 +139,10 @@ impl Context<'_> {
             namespace::normalize(&mut object, self.scopes, self.default_namespace)?;
             let r = object.reference();
             if let Some(first) = seen.get(&r) {
-                let second = object.origin.clone();
                 return Err(PlanError::Duplicate {
                     object: r.to_string(),
-                    first: first.clone(),
-                    second,
+                    first: Box::new(first.clone()),
+                    second: Box::new(object.origin.clone()),
                 });
             }
             seen.insert(r, object.origin.clone());

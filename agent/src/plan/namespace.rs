@@ -23,7 +23,7 @@ pub(crate) fn normalize(
         return Err(PlanError::UnknownKind {
             api_version: r.api_version,
             kind: r.kind,
-            origin: object.origin.clone(),
+            origin: Box::new(object.origin.clone()),
         });
     };
     let bad_namespace = matches!(object.json.pointer("/metadata/namespace"), Some(v) if !v.is_string() && !v.is_null());
@@ -46,7 +46,13 @@ pub(crate) fn normalize(
     {
         metadata.insert(
             "namespace".to_owned(),
-            Value::String(default_namespace.to_owned()),
+            Value::String(
+                object
+                    .origin
+                    .release_namespace
+                    .clone()
+                    .unwrap_or_else(|| default_namespace.to_owned()),
+            ),
         );
     }
     Ok(())
@@ -98,6 +104,7 @@ mod tests {
                 file: "waves/20/pg.yaml".into(),
                 doc: 0,
                 line: Some(1),
+                release_namespace: None,
             },
         };
         let e = normalize(&mut o, &Builtin, "default").expect_err("unknown");

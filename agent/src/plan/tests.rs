@@ -11,6 +11,7 @@ fn obj(file: &str, json: Value) -> Object {
             file: file.into(),
             doc: 0,
             line: Some(1),
+            release_namespace: None,
         },
     }
 }

@@ -14,7 +14,7 @@ use crate::health::wait::{WaitError, wait_healthy};
 use crate::health::{CompiledRule, HealthError};
 use crate::model::{ObjRef, Revision};
 use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
-use crate::render::{self, RenderError, RenderRequest};
+use crate::render::{self, ChartSpec, Helm, HelmSettings, RenderError, RenderRequest};
 use crate::report::{Event, Progress};
 use crate::state::{Phase, Record, StateError, StateStore, WaveStatus};
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +35,8 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// How long unmet `requires` are re-checked before the wave fails.
     pub requires_grace: Duration,
+    /// How Helm charts are rendered.
+    pub helm: HelmSettings,
 }
 
 impl Default for SyncOptions {
@@ -45,6 +47,7 @@ impl Default for SyncOptions {
             repair: false,
             concurrency: 16,
             requires_grace: Duration::from_secs(10),
+            helm: HelmSettings::default(),
         }
     }
 }
@@ -121,6 +124,8 @@ pub struct Engine {
     resolver: Resolver,
     applier: Applier,
     progress: Arc<dyn Progress>,
+    /// Renders charts, and keeps them rendered across passes.
+    helm: Helm,
     /// Options.
     pub options: SyncOptions,
 }
@@ -179,6 +184,7 @@ impl Engine {
             resolver,
             applier,
             progress,
+            helm: Helm::new(options.helm.clone()),
             options,
         }
     }
@@ -363,7 +369,7 @@ impl Engine {
             })?;
             rules.insert(w.name.clone(), compiled);
         }
-        let inputs = render_all(root, ws)?;
+        let inputs = render_all(root, ws, &self.helm)?;
         // Built-in kinds and the repository's own CRDs need no discovery; ask
         // the cluster only about kinds neither knows (one pass, then cached).
         if !all_kinds_known(&inputs) {
@@ -709,7 +715,7 @@ fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> 
 ///
 /// # Errors
 /// The first render error (it names the file).
-pub fn render_all(root: &Path, ws: &WaveSet) -> Result<Vec<WaveInput>, RenderError> {
+pub fn render_all(root: &Path, ws: &WaveSet, helm: &Helm) -> Result<Vec<WaveInput>, RenderError> {
     let values = ws.values.clone();
     let substitute =
         move |text: &str, file: &Path| values.substitute(text, file).map_err(|e| e.to_string());
@@ -720,12 +726,30 @@ pub fn render_all(root: &Path, ws: &WaveSet) -> Result<Vec<WaveInput>, RenderErr
                 .components
                 .iter()
                 .map(|c| {
-                    let req = RenderRequest {
-                        repo_root: root,
-                        path: &c.path,
-                        substitute: &substitute,
+                    let objects = match &c.chart {
+                        Some(chart) => helm.render(
+                            root,
+                            &ChartSpec {
+                                path: &c.path,
+                                release: &chart.release_name,
+                                namespace: chart
+                                    .namespace
+                                    .as_deref()
+                                    .or(ws.namespace.as_deref())
+                                    .unwrap_or("default"),
+                                values_files: &chart.values_files,
+                                values: &chart.values,
+                                include_crds: chart.include_crds,
+                            },
+                            &substitute,
+                        ),
+                        None => render::render_path(&RenderRequest {
+                            repo_root: root,
+                            path: &c.path,
+                            substitute: &substitute,
+                        }),
                     };
-                    render::render_path(&req).map(|objs| (c.name.clone(), objs))
+                    objects.map(|objs| (c.name.clone(), objs))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(WaveInput {

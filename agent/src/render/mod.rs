@@ -7,6 +7,7 @@
 //! (YAML 1.1 scalars, `kind: List` expansion); overlays and Helm charts plug
 //! in behind the same [`Renderer`] interface.
 
+pub mod chart;
 mod detect;
 mod error;
 mod json;
@@ -17,6 +18,7 @@ mod plain;
 mod scalar;
 mod yaml;
 
+pub use chart::{ChartSpec, EngineChoice, Helm, HelmSettings};
 pub use detect::{SourceKind, source_kind};
 pub use error::{HelmFailure, RenderError};
 pub use overlay::Overlay;

@@ -28,6 +28,7 @@ pub(crate) fn collect(
         file: file.to_path_buf(),
         doc: doc.index,
         line: Some(doc.line),
+        release_namespace: None,
     };
     let not_a_mapping = |found| RenderError::NotAMapping {
         file: file.to_path_buf(),

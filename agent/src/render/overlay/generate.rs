@@ -130,6 +130,7 @@ pub(super) fn run(
                             file: file.to_path_buf(),
                             doc: 0,
                             line: None,
+                            release_namespace: None,
                         },
                         orig_name: name,
                         hash,
