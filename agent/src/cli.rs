@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::render::{EngineChoice, HelmSettings};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// wavesync: GitOps for dataplane installs, in ordered waves.

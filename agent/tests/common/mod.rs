@@ -156,6 +156,17 @@ impl TestRepo {
     }
 }
 
+/// Helm through libhelm_c, in a worker process that is this package's
+/// `wavesync` binary (a test binary cannot serve as the worker).
+#[allow(dead_code)]
+pub fn helm_settings() -> wavesync::render::HelmSettings {
+    wavesync::render::HelmSettings {
+        engine: wavesync::render::EngineChoice::Libhelm,
+        worker_exe: Some(env!("CARGO_BIN_EXE_wavesync").into()),
+        ..Default::default()
+    }
+}
+
 /// One test's world: its own simulated cluster (with the `wavesync`
 /// namespace), a Git repository, a Git source fetching it over file://, and
 /// the recorded progress of the engines it makes.
@@ -205,6 +216,7 @@ impl Env {
     pub fn options() -> SyncOptions {
         SyncOptions {
             requires_grace: Duration::from_secs(3),
+            helm: helm_settings(),
             ..Default::default()
         }
     }

@@ -1,133 +1,331 @@
-//! Strategic merge for the built-in list merge keys, and kustomize's field paths.
+//! Strategic merge patches, as kustomize (kyaml's `merge2`) applies them.
+//!
+//! Maps merge key by key (`null` deletes a key); lists are replaced unless
+//! the Kubernetes schema gives them a merge key, which only built-in kinds
+//! have (a custom resource's lists are always replaced, as in kustomize).
+//! The merge keys come from a table of the Kubernetes types patches touch
+//! in practice (pod templates, Services, ServiceAccounts, object metadata).
+//!
+//! The order of a merged list follows kyaml, checked against
+//! `kubectl kustomize`: the patch's items first, in the patch's order, then
+//! the items only the target has. For the lists keyed by two fields
+//! (container and Service ports with `protocol`, topology spread
+//! constraints), once either side names the second field, items absent from
+//! the target come first, then the target's items in place, and a patch item
+//! whose second field differs from the target's item is dropped, as kyaml
+//! does.
+//!
+//! Directives: `$patch: delete` on a list item or a map, `$patch: replace`
+//! on a map or as a list item, and `$patch: delete` at the top (the resource
+//! is removed). Other `$` keys are refused.
 
+use super::fieldspec::group_version;
+use super::scopes::is_builtin;
 use serde_json::{Map, Value};
 
-/// The merge key of a list field, for the built-in Kubernetes types.
-fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
-    let has = |k: &str| items.iter().any(|i| i.get(k).is_some());
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => Some("name"),
-        "volumeMounts" | "volumeDevices" => Some("mountPath"),
-        "ports" if has("containerPort") => Some("containerPort"),
-        "ports" => Some("port"),
-        "hostAliases" => Some("ip"),
-        "topologySpreadConstraints" => Some("topologyKey"),
-        _ => None,
+/// How a list field merges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Strategy {
+    /// The patch's list replaces the target's.
+    Replace,
+    /// A list of scalars merged as a set (`finalizers`).
+    Primitive,
+    /// Items matched by these fields (the first is the merge key).
+    Keys(&'static [&'static str]),
+}
+
+/// What the merge needs to know about the patched resource.
+pub(super) struct Schema {
+    /// A built-in kind, whose schema kustomize knows.
+    known: bool,
+    kind: String,
+    /// Where the pod spec sits for this kind.
+    pod_spec: &'static [&'static str],
+}
+
+impl Schema {
+    /// The schema of a resource, from its apiVersion and kind.
+    pub(super) fn of(obj: &Value) -> Schema {
+        let (group, _) = group_version(obj["apiVersion"].as_str().unwrap_or_default());
+        let kind = obj["kind"].as_str().unwrap_or_default().to_owned();
+        let pod_spec: &'static [&'static str] = match kind.as_str() {
+            "Pod" => &["spec"],
+            "PodTemplate" => &["template", "spec"],
+            "Deployment"
+            | "ReplicaSet"
+            | "DaemonSet"
+            | "StatefulSet"
+            | "Job"
+            | "ReplicationController" => &["spec", "template", "spec"],
+            "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+            _ => &[],
+        };
+        Schema {
+            known: is_builtin(group, &kind),
+            kind,
+            pod_spec,
+        }
+    }
+
+    fn strategy(&self, path: &[&str]) -> Strategy {
+        const NAME: &[&str] = &["name"];
+        if !self.known {
+            return Strategy::Replace;
+        }
+        if let [before @ .., "metadata", field] = path
+            && matches!(
+                before.last(),
+                None | Some(&"template" | &"jobTemplate" | &"volumeClaimTemplates")
+            )
+        {
+            return match *field {
+                "finalizers" => Strategy::Primitive,
+                "ownerReferences" => Strategy::Keys(&["uid"]),
+                _ => Strategy::Replace,
+            };
+        }
+        if !self.pod_spec.is_empty()
+            && let Some(rest) = path.strip_prefix(self.pod_spec)
+        {
+            let container =
+                |c: &str| matches!(c, "containers" | "initContainers" | "ephemeralContainers");
+            return match rest {
+                [c] if container(c) => Strategy::Keys(NAME),
+                ["volumes" | "imagePullSecrets"] => Strategy::Keys(NAME),
+                ["hostAliases"] => Strategy::Keys(&["ip"]),
+                ["topologySpreadConstraints"] => {
+                    Strategy::Keys(&["topologyKey", "whenUnsatisfiable"])
+                }
+                [c, "ports"] if container(c) => Strategy::Keys(&["containerPort", "protocol"]),
+                [c, "env"] if container(c) => Strategy::Keys(NAME),
+                [c, "volumeMounts"] if container(c) => Strategy::Keys(&["mountPath"]),
+                [c, "volumeDevices"] if container(c) => Strategy::Keys(&["devicePath"]),
+                _ => Strategy::Replace,
+            };
+        }
+        match (self.kind.as_str(), path) {
+            ("Service", ["spec", "ports"]) => Strategy::Keys(&["port", "protocol"]),
+            ("ServiceAccount", ["secrets"]) => Strategy::Keys(NAME),
+            _ => Strategy::Replace,
+        }
     }
 }
 
-/// Applies a strategic-merge patch to `target`.
-pub(super) fn merge(target: &mut Value, patch: &Value) {
-    let (Value::Object(t), Value::Object(p)) = (&mut *target, patch) else {
-        *target = patch.clone();
-        return;
-    };
-    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
-        let mut p = p.clone();
-        p.remove("$patch");
-        *target = Value::Object(p);
-        return;
+/// Applies a strategic-merge patch to a resource; `None` when the patch
+/// deletes it (`$patch: delete` at the top).
+///
+/// # Errors
+/// A directive other than `$patch: delete | replace | merge`.
+pub(super) fn apply(target: &Value, patch: &Value) -> Result<Option<Value>, String> {
+    check_directives(patch)?;
+    if directive(patch) == Some("delete") {
+        return Ok(None);
     }
-    for (k, v) in p {
-        if k.starts_with("$") {
+    let schema = Schema::of(target);
+    let mut out = target.clone();
+    merge_value(&mut out, patch, &schema, &mut Vec::new());
+    Ok(Some(out))
+}
+
+/// Refuses the directives this merge does not implement: kustomize copies
+/// `$retainKeys`, `$setElementOrder/…` and `$deleteFromPrimitiveList/…` into
+/// the object as if they were fields, which the API server then refuses.
+fn check_directives(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                match (k.as_str(), child.as_str()) {
+                    ("$patch", Some("delete" | "replace" | "merge")) => {}
+                    ("$patch", _) => {
+                        return Err(format!("unknown patch directive `$patch: {child}`"));
+                    }
+                    (k, _) if k.starts_with('$') => {
+                        return Err(format!("patch directive `{k}` is not supported"));
+                    }
+                    _ => check_directives(child)?,
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_directives),
+        _ => Ok(()),
+    }
+}
+
+fn directive(v: &Value) -> Option<&str> {
+    v.get("$patch").and_then(Value::as_str)
+}
+
+/// Merges `patch` into `target` (which may be `null` for a missing field).
+fn merge_value(target: &mut Value, patch: &Value, schema: &Schema, path: &mut Vec<String>) {
+    match patch {
+        Value::Object(p) => {
+            if directive(patch) == Some("replace") {
+                let mut fresh = Value::Object(Map::new());
+                let mut p = p.clone();
+                p.shift_remove("$patch");
+                merge_value(&mut fresh, &Value::Object(p), schema, path);
+                *target = fresh;
+                return;
+            }
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            let Value::Object(t) = target else { return };
+            for (k, v) in p {
+                if k.starts_with('$') {
+                    continue;
+                }
+                if v.is_null() || (v.is_object() && directive(v) == Some("delete")) {
+                    t.shift_remove(k);
+                    continue;
+                }
+                path.push(k.clone());
+                let slot = t.entry(k.clone()).or_insert(Value::Null);
+                merge_value(slot, v, schema, path);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            let p: Vec<&str> = path.iter().map(String::as_str).collect();
+            let strategy = schema.strategy(&p);
+            let current = match target {
+                Value::Array(a) => std::mem::take(a),
+                _ => Vec::new(),
+            };
+            *target = Value::Array(merge_list(current, items, strategy, schema, path));
+        }
+        scalar => *target = scalar.clone(),
+    }
+}
+
+/// A list item's value for a key, as text (kyaml compares scalars as written).
+fn key_text(item: &Value, key: &str) -> Option<String> {
+    match item.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn merge_list(
+    target: Vec<Value>,
+    patch: &[Value],
+    strategy: Strategy,
+    schema: &Schema,
+    path: &mut Vec<String>,
+) -> Vec<Value> {
+    // `- $patch: replace` as an item: the patch's other items are the list.
+    let replace = patch
+        .iter()
+        .any(|i| directive(i) == Some("replace") && i.as_object().is_some_and(|m| m.len() == 1));
+    let patch: Vec<&Value> = patch
+        .iter()
+        .filter(|i| {
+            !(directive(i) == Some("replace") && i.as_object().is_some_and(|m| m.len() == 1))
+        })
+        .collect();
+    let fresh = |item: &Value, path: &mut Vec<String>| -> Value {
+        let mut v = Value::Null;
+        merge_value(&mut v, item, schema, path);
+        v
+    };
+    match strategy {
+        _ if replace => patch
+            .iter()
+            .filter(|i| directive(i) != Some("delete"))
+            .map(|i| fresh(i, path))
+            .collect(),
+        Strategy::Replace => patch.iter().map(|i| fresh(i, path)).collect(),
+        Strategy::Primitive => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in patch.iter().copied().chain(target.iter()) {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+            out
+        }
+        Strategy::Keys(keys) => {
+            let secondary = keys.get(1).is_some_and(|k| {
+                patch
+                    .iter()
+                    .copied()
+                    .chain(target.iter())
+                    .any(|i| key_text(i, k).is_some())
+            });
+            if secondary {
+                merge_two_keys(target, &patch, keys, schema, path)
+            } else {
+                merge_by_key(target, &patch, keys[0], schema, path)
+            }
+        }
+    }
+}
+
+/// Patch items first (merged with the target's item of the same key), then
+/// the target's other items; `$patch: delete` removes the target's item.
+fn merge_by_key(
+    mut target: Vec<Value>,
+    patch: &[&Value],
+    key: &str,
+    schema: &Schema,
+    path: &mut Vec<String>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for item in patch {
+        let id = key_text(item, key);
+        let pos = id.as_ref().and_then(|id| {
+            target
+                .iter()
+                .position(|t| key_text(t, key).as_ref() == Some(id))
+        });
+        let mut base = pos.map(|i| target.remove(i)).unwrap_or(Value::Null);
+        if directive(item) == Some("delete") {
             continue;
         }
-        match v {
-            Value::Null => {
-                t.shift_remove(k);
-            }
-            Value::Object(_) if t.get(k).is_some_and(Value::is_object) => {
-                if v.get("$patch").and_then(Value::as_str) == Some("delete") {
-                    t.shift_remove(k);
-                } else if let Some(tv) = t.get_mut(k) {
-                    merge(tv, v);
-                }
-            }
-            Value::Array(pi) if t.get(k).is_some_and(Value::is_array) => {
-                let Some(Value::Array(ti)) = t.get_mut(k) else {
-                    continue;
-                };
-                let mut all = ti.clone();
-                all.extend(pi.iter().cloned());
-                match merge_key(k, &all) {
-                    Some(key) => merge_list(ti, pi, key),
-                    None => *ti = pi.clone(),
-                }
-            }
-            _ => {
-                t.insert(k.clone(), strip(v));
-            }
-        }
+        merge_value(&mut base, item, schema, path);
+        out.push(base);
     }
+    out.extend(target);
+    out
 }
 
-fn merge_list(target: &mut Vec<Value>, patch: &[Value], key: &str) {
+/// The two-key variant (see the module documentation).
+fn merge_two_keys(
+    mut target: Vec<Value>,
+    patch: &[&Value],
+    keys: &[&str],
+    schema: &Schema,
+    path: &mut Vec<String>,
+) -> Vec<Value> {
+    let tuple = |v: &Value| -> Vec<String> {
+        keys.iter()
+            .map(|k| key_text(v, k).unwrap_or_default())
+            .collect()
+    };
+    let mut new = Vec::new();
     for item in patch {
-        let id = item.get(key).cloned();
-        let pos = target
+        let primary = key_text(item, keys[0]);
+        let same_primary = target
             .iter()
-            .position(|t| id.is_some() && t.get(key) == id.as_ref());
-        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-        match (pos, delete) {
-            (Some(i), true) => {
-                target.remove(i);
+            .any(|t| primary.is_some() && key_text(t, keys[0]) == primary);
+        if !same_primary {
+            if directive(item) != Some("delete") {
+                let mut v = Value::Null;
+                merge_value(&mut v, item, schema, path);
+                new.push(v);
             }
-            (None, true) => {}
-            (Some(i), false) => merge(&mut target[i], item),
-            (None, false) => target.push(strip(item)),
+            continue;
+        }
+        if let Some(pos) = target.iter().position(|t| tuple(t) == tuple(item)) {
+            if directive(item) == Some("delete") {
+                target.remove(pos);
+            } else {
+                merge_value(&mut target[pos], item, schema, path);
+            }
         }
     }
-}
-
-/// A patch value with its directives removed, for insertion.
-fn strip(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), strip(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Calls `f` on the map at `path` (segments; a segment on an array visits
-/// every item), creating missing maps when `create`.
-pub(super) fn at_path(
-    v: &mut Value,
-    path: &[&str],
-    create: bool,
-    f: &mut dyn FnMut(&mut Map<String, Value>),
-) {
-    match v {
-        Value::Array(items) => {
-            for i in items {
-                at_path(i, path, create, f);
-            }
-        }
-        Value::Object(m) => {
-            let Some((first, rest)) = path.split_first() else {
-                f(m);
-                return;
-            };
-            if !m.contains_key(*first) || m.get(*first).is_some_and(Value::is_null) {
-                if !create {
-                    return;
-                }
-                m.insert((*first).to_owned(), Value::Object(Map::new()));
-            }
-            if let Some(next) = m.get_mut(*first) {
-                at_path(next, rest, create, f);
-            }
-        }
-        _ => {}
-    }
+    new.extend(target);
+    new
 }

@@ -1,623 +1,416 @@
-//! Patches, namespace, prefix/suffix, labels, annotations, replicas, images,
-//! in kustomize's order; then references to renamed objects.
+//! A kustomization's transformers, in kustomize's fixed order: strategic
+//! merge patches, `patches`, namespace, name prefix and suffix, labels,
+//! annotations, JSON 6902 patches, replicas, images.
 
-use super::smp::{at_path, merge};
-use super::{Res, err, join, name, read_text};
-use crate::render::{RenderError, RenderRequest, yaml};
+use super::fieldspec::{self, ANNOTATIONS, FieldSpec, METADATA_LABELS, REPLICAS, SELECTOR_LABELS};
+use super::regex::Regex;
+use super::{Res, check_keys, err, is_cluster_scoped, patch};
+use crate::render::{RenderError, RenderRequest};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-const CLUSTER_SCOPED: [&str; 14] = [
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PersistentVolume",
-    "StorageClass",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "APIService",
-    "IngressClass",
-    "CSIDriver",
-    "RuntimeClass",
-    "Node",
-];
-const WORKLOADS: [&str; 6] = [
-    "Deployment",
-    "ReplicaSet",
-    "DaemonSet",
-    "StatefulSet",
-    "Job",
-    "ReplicationController",
-];
-
-fn kind(r: &Res) -> &str {
-    r.json["kind"].as_str().unwrap_or_default()
-}
-
+/// Runs the transformers of the kustomization `k` (file `file`, directory `dir`).
 pub(super) fn run(
     req: &RenderRequest,
     dir: &Path,
     file: &Path,
     k: &Map<String, Value>,
-    out: &mut [Res],
+    out: &mut Vec<Res>,
 ) -> Result<(), RenderError> {
-    // patchesStrategicMerge
-    for p in super::strings(k, "patchesStrategicMerge", file)? {
-        let v = load_patch(req, dir, file, &p)?;
-        apply_patch(out, &v, None, file)?;
+    let ctx = patch::Ctx { req, dir, file };
+    patch::strategic_merge(&ctx, k, out)?;
+    patch::patches(&ctx, k, out)?;
+    set_namespace(k, file, out)?;
+    prefix_suffix(k, file, out)?;
+    labels(k, file, out)?;
+    annotations(k, file, out)?;
+    patch::json6902(&ctx, k, out)?;
+    replicas(k, file, out)?;
+    images(k, file, out)?;
+    Ok(())
+}
+
+/// A string field of the kustomization, empty when absent.
+fn string<'a>(k: &'a Map<String, Value>, field: &str, file: &Path) -> Result<&'a str, RenderError> {
+    match k.get(field) {
+        None | Some(Value::Null) => Ok(""),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(err(file, format!("`{field}` must be a string"))),
     }
-    // patches
-    if let Some(list) = k.get("patches").and_then(Value::as_array) {
-        for p in list {
-            for key in p
+}
+
+/// A string map field (`commonLabels`, `pairs`…).
+fn string_map<'a>(
+    v: Option<&'a Value>,
+    at: &str,
+    file: &Path,
+) -> Result<Option<&'a Map<String, Value>>, RenderError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            // kustomize refuses a number or boolean here rather than convert it.
+            if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
+                return Err(err(file, format!("`{at}.{k}` must be a string (quote it)")));
+            }
+            Ok(Some(m))
+        }
+        Some(_) => Err(err(file, format!("`{at}` must be a mapping"))),
+    }
+}
+
+fn list<'a>(
+    k: &'a Map<String, Value>,
+    field: &str,
+    file: &Path,
+) -> Result<&'a [Value], RenderError> {
+    match k.get(field) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(err(file, format!("`{field}` must be a list"))),
+    }
+}
+
+/// The items of a list field with where they are (`images[0]`).
+type Entries<'a> = Vec<(String, &'a Map<String, Value>)>;
+
+/// The items of a list field, each a mapping whose keys are in `allowed`.
+fn entries<'a>(
+    k: &'a Map<String, Value>,
+    field: &str,
+    allowed: &[&str],
+    file: &Path,
+) -> Result<Entries<'a>, RenderError> {
+    list(k, field, file)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let at = format!("{field}[{i}]");
+            let m = v
                 .as_object()
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-            {
-                if !["path", "patch", "target", "options"].contains(&key.as_str()) {
-                    return Err(err(
-                        file,
-                        format!("`patches` field `{key}` is not supported by wavesync"),
-                    ));
-                }
-            }
-            let v = patch_body(req, dir, file, p)?;
-            apply_patch(out, &v, p.get("target"), file)?;
-        }
+                .ok_or_else(|| err(file, format!("`{at}` must be a mapping")))?;
+            check_keys(m, allowed, &at, file)?;
+            Ok((at, m))
+        })
+        .collect()
+}
+
+/// `namespace`: set on every namespaced resource; a `v1` Namespace is
+/// renamed to it, and (cluster) role binding subjects named `default` get it,
+/// as kustomize does.
+fn set_namespace(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    let ns = string(k, "namespace", file)?;
+    if ns.is_empty() {
+        return Ok(());
     }
-    if let Some(ns) = k.get("namespace").and_then(Value::as_str) {
-        for r in out.iter_mut() {
-            if CLUSTER_SCOPED.contains(&kind(r)) {
-                if matches!(kind(r), "ClusterRoleBinding") {
-                    subjects_ns(r, ns);
-                }
-                continue;
-            }
-            r.json["metadata"]["namespace"] = json!(ns);
-            if kind(r) == "RoleBinding" {
-                subjects_ns(r, ns);
-            }
+    const API_SERVICE: FieldSpec = FieldSpec {
+        group: "apiregistration.k8s.io",
+        version: "",
+        kind: "APIService",
+        path: "spec/service/namespace",
+        create: true,
+    };
+    for r in out.iter_mut() {
+        r.store_prev();
+        if !is_cluster_scoped(&r.json) {
+            fieldspec::visit(
+                &mut r.json,
+                &["metadata".to_owned(), "namespace".to_owned()],
+                true,
+                &mut |v| *v = json!(ns),
+            );
         }
-    }
-    let prefix = k
-        .get("namePrefix")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let suffix = k
-        .get("nameSuffix")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !prefix.is_empty() || !suffix.is_empty() {
-        for r in out.iter_mut() {
-            if matches!(kind(r), "Namespace" | "CustomResourceDefinition") {
-                continue;
-            }
-            let n = name(&r.json);
-            r.json["metadata"]["name"] = json!(format!("{prefix}{n}{suffix}"));
+        if r.kind() == "Namespace" && r.api_version() == "v1" {
+            r.json["metadata"]["name"] = json!(ns);
         }
-    }
-    if let Some(m) = k.get("commonLabels").and_then(Value::as_object) {
-        for r in out.iter_mut() {
-            labels(r, m, true, true);
-        }
-    }
-    if let Some(list) = k.get("labels").and_then(Value::as_array) {
-        for l in list {
-            let m = l
-                .get("pairs")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let sel = l
-                .get("includeSelectors")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let tpl = l
-                .get("includeTemplates")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            if l.get("fields").is_some() {
-                return Err(err(
-                    file,
-                    "`labels` field `fields` is not supported by wavesync",
-                ));
-            }
-            for r in out.iter_mut() {
-                labels(r, &m, sel, sel || tpl);
+        if matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.json.get_mut("subjects")
+        {
+            for s in subjects.iter_mut().filter(|s| s["name"] == "default") {
+                s["namespace"] = json!(ns);
             }
         }
-    }
-    if let Some(m) = k.get("commonAnnotations").and_then(Value::as_object) {
-        for r in out.iter_mut() {
-            let wl = WORKLOADS.contains(&kind(r));
-            let cj = kind(r) == "CronJob";
-            let mut paths: Vec<&[&str]> = vec![&["metadata", "annotations"]];
-            if wl {
-                paths.push(&["spec", "template", "metadata", "annotations"]);
-            }
-            if cj {
-                paths.push(&["spec", "jobTemplate", "metadata", "annotations"]);
-                paths.push(&[
-                    "spec",
-                    "jobTemplate",
-                    "spec",
-                    "template",
-                    "metadata",
-                    "annotations",
-                ]);
-            }
-            for p in paths {
-                at_path(&mut r.json, p, true, &mut |t| put(t, m));
-            }
+        if API_SERVICE.selects(&r.json) {
+            API_SERVICE.visit(&mut r.json, &mut |v| *v = json!(ns));
         }
     }
-    if let Some(list) = k.get("patchesJson6902").and_then(Value::as_array) {
-        for p in list {
-            let v = patch_body(req, dir, file, p)?;
-            if !v.is_array() {
-                return Err(err(
-                    file,
-                    "a patchesJson6902 patch must be a list of operations",
-                ));
-            }
-            apply_patch(out, &v, p.get("target"), file)?;
-        }
-    }
-    if let Some(list) = k.get("replicas").and_then(Value::as_array) {
-        for rep in list {
-            let n = rep.get("name").and_then(Value::as_str).unwrap_or_default();
-            let c = rep.get("count").cloned().unwrap_or(json!(0));
-            for r in out.iter_mut() {
-                if (r.orig_name == n || name(&r.json) == n)
-                    && matches!(
-                        kind(r),
-                        "Deployment" | "ReplicaSet" | "StatefulSet" | "ReplicationController"
-                    )
-                {
-                    r.json["spec"]["replicas"] = c.clone();
-                }
-            }
-        }
-    }
-    if let Some(list) = k.get("images").and_then(Value::as_array) {
-        for img in list {
-            for key in img
-                .as_object()
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-            {
-                if !["name", "newName", "newTag", "digest"].contains(&key.as_str()) {
-                    return Err(err(
-                        file,
-                        format!("`images` field `{key}` is not supported by wavesync"),
-                    ));
-                }
-            }
-            for r in out.iter_mut() {
-                images(&mut r.json, img);
-            }
+    for (i, r) in out.iter().enumerate() {
+        let id = r.cur_id();
+        if out[..i]
+            .iter()
+            .any(|o| o.api_version() == r.api_version() && o.kind() == r.kind() && o.cur_id() == id)
+        {
+            return Err(err(
+                file,
+                format!(
+                    "namespace `{ns}` gives two resources the same id: {} {}",
+                    r.kind(),
+                    id.name
+                ),
+            ));
         }
     }
     Ok(())
 }
 
-fn subjects_ns(r: &mut Res, ns: &str) {
-    if let Some(Value::Array(subs)) = r.json.get_mut("subjects") {
-        for s in subs {
-            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && matches!(
-                    s.get("namespace").and_then(Value::as_str),
-                    None | Some("default") | Some("")
-                )
-            {
-                s["namespace"] = json!(ns);
+/// `namePrefix` and `nameSuffix`, on every resource but Namespaces,
+/// CustomResourceDefinitions and APIServices (kustomize skips those).
+fn prefix_suffix(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    let prefix = string(k, "namePrefix", file)?;
+    let suffix = string(k, "nameSuffix", file)?;
+    if prefix.is_empty() && suffix.is_empty() {
+        return Ok(());
+    }
+    for r in out.iter_mut() {
+        let skip = match r.kind() {
+            "Namespace" | "CustomResourceDefinition" => true,
+            "APIService" => r.api_version().starts_with("apiregistration.k8s.io/"),
+            _ => false,
+        };
+        if skip {
+            continue;
+        }
+        if !prefix.is_empty() {
+            r.prefixes.push(prefix.to_owned());
+        }
+        if !suffix.is_empty() {
+            r.suffixes.push(suffix.to_owned());
+        }
+        r.store_prev();
+        let name = super::name(&r.json);
+        r.json["metadata"]["name"] = json!(format!("{prefix}{name}{suffix}"));
+    }
+    Ok(())
+}
+
+fn apply_specs(out: &mut [Res], specs: &[&FieldSpec], pairs: &Map<String, Value>) {
+    for r in out.iter_mut() {
+        for spec in specs {
+            if spec.selects(&r.json) {
+                spec.visit(&mut r.json, &mut |v| fieldspec::put_all(v, pairs));
             }
         }
     }
 }
 
-fn put(t: &mut Map<String, Value>, m: &Map<String, Value>) {
-    for (k, v) in m {
-        let v = match v {
-            Value::String(_) => v.clone(),
-            Value::Null => json!(""),
-            other => Value::String(other.to_string()),
+/// `labels` (each entry in turn), then `commonLabels`.
+fn labels(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    let all: Vec<&FieldSpec> = METADATA_LABELS.iter().chain(SELECTOR_LABELS).collect();
+    for (at, l) in entries(
+        k,
+        "labels",
+        &["pairs", "includeSelectors", "includeTemplates"],
+        file,
+    )? {
+        let flag = |f: &str| -> Result<bool, RenderError> {
+            match l.get(f) {
+                None | Some(Value::Null) => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(err(file, format!("`{at}.{f}` must be true or false"))),
+            }
         };
-        t.insert(k.clone(), v);
+        let Some(pairs) = string_map(l.get("pairs"), &format!("{at}.pairs"), file)? else {
+            continue;
+        };
+        let specs: Vec<&FieldSpec> = if flag("includeSelectors")? {
+            all.clone()
+        } else if flag("includeTemplates")? {
+            METADATA_LABELS.iter().collect()
+        } else {
+            vec![&METADATA_LABELS[0]]
+        };
+        apply_specs(out, &specs, pairs);
     }
+    if let Some(pairs) = string_map(k.get("commonLabels"), "commonLabels", file)? {
+        apply_specs(out, &all, pairs);
+    }
+    Ok(())
 }
 
-fn labels(r: &mut Res, m: &Map<String, Value>, selectors: bool, templates: bool) {
-    let k = kind(r).to_owned();
-    let j = &mut r.json;
-    at_path(j, &["metadata", "labels"], true, &mut |t| put(t, m));
-    let wl = matches!(
-        k.as_str(),
-        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet"
-    );
-    if templates {
-        if wl || k == "Job" || k == "ReplicationController" {
-            at_path(
-                j,
-                &["spec", "template", "metadata", "labels"],
-                true,
-                &mut |t| put(t, m),
-            );
-        }
-        if k == "CronJob" {
-            at_path(
-                j,
-                &["spec", "jobTemplate", "metadata", "labels"],
-                true,
-                &mut |t| put(t, m),
-            );
-            at_path(
-                j,
-                &[
-                    "spec",
-                    "jobTemplate",
-                    "spec",
-                    "template",
-                    "metadata",
-                    "labels",
-                ],
-                true,
-                &mut |t| put(t, m),
-            );
-        }
-        if k == "StatefulSet" && selectors {
-            at_path(
-                j,
-                &["spec", "volumeClaimTemplates", "metadata", "labels"],
-                true,
-                &mut |t| put(t, m),
-            );
-        }
+/// `commonAnnotations`.
+fn annotations(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    if let Some(pairs) = string_map(k.get("commonAnnotations"), "commonAnnotations", file)? {
+        let specs: Vec<&FieldSpec> = ANNOTATIONS.iter().collect();
+        apply_specs(out, &specs, pairs);
     }
-    if !selectors {
-        return;
-    }
-    match k.as_str() {
-        "Service" | "ReplicationController" => {
-            at_path(j, &["spec", "selector"], true, &mut |t| put(t, m))
-        }
-        _ if wl => at_path(j, &["spec", "selector", "matchLabels"], true, &mut |t| {
-            put(t, m)
-        }),
-        "Job" => at_path(j, &["spec", "selector", "matchLabels"], false, &mut |t| {
-            put(t, m)
-        }),
-        "CronJob" => at_path(
-            j,
-            &["spec", "jobTemplate", "spec", "selector", "matchLabels"],
-            false,
-            &mut |t| put(t, m),
-        ),
-        "PodDisruptionBudget" => {
-            at_path(j, &["spec", "selector", "matchLabels"], false, &mut |t| {
-                put(t, m)
-            })
-        }
-        "NetworkPolicy" => {
-            at_path(
-                j,
-                &["spec", "podSelector", "matchLabels"],
-                false,
-                &mut |t| put(t, m),
-            );
-            at_path(
-                j,
-                &["spec", "ingress", "from", "podSelector", "matchLabels"],
-                false,
-                &mut |t| put(t, m),
-            );
-            at_path(
-                j,
-                &["spec", "egress", "to", "podSelector", "matchLabels"],
-                false,
-                &mut |t| put(t, m),
-            );
-        }
-        _ => {}
-    }
+    Ok(())
 }
 
-fn images(v: &mut Value, img: &Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m.iter_mut() {
-                if k == "containers" || k == "initContainers" || k == "ephemeralContainers" {
-                    if let Value::Array(cs) = child {
-                        for c in cs {
-                            if let Some(Value::String(s)) = c.get_mut("image") {
-                                *s = retag(s, img);
-                            }
-                        }
-                    }
-                } else {
-                    images(child, img);
+/// `replicas`: by name (current or previous), on the kinds kustomize scales;
+/// an entry that matches nothing is an error, as in kustomize.
+fn replicas(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    for (at, rep) in entries(k, "replicas", &["name", "count"], file)? {
+        let Some(name) = rep.get("name").and_then(Value::as_str) else {
+            return Err(err(file, format!("`{at}.name` must be a string")));
+        };
+        let Some(count) = rep.get("count").filter(|c| c.is_i64() || c.is_u64()) else {
+            return Err(err(file, format!("`{at}.count` must be an integer")));
+        };
+        let mut found = false;
+        for r in out.iter_mut() {
+            if !r.all_ids().iter().any(|id| id.name == name) {
+                continue;
+            }
+            for spec in REPLICAS {
+                if spec.selects(&r.json) {
+                    spec.visit(&mut r.json, &mut |v| *v = count.clone());
+                    found = true;
                 }
             }
         }
-        Value::Array(a) => a.iter_mut().for_each(|c| images(c, img)),
+        if !found {
+            return Err(err(
+                file,
+                format!(
+                    "`{at}`: no Deployment, ReplicaSet, ReplicationController or StatefulSet named `{name}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One `images` entry.
+struct ImageRule {
+    matcher: Regex,
+    new_name: Option<String>,
+    new_tag: Option<String>,
+    digest: Option<String>,
+}
+
+/// `images`: every `image` of a `containers` or `initContainers` list,
+/// anywhere in a resource but a CustomResourceDefinition.
+fn images(k: &Map<String, Value>, file: &Path, out: &mut [Res]) -> Result<(), RenderError> {
+    for (at, img) in entries(k, "images", &["name", "newName", "newTag", "digest"], file)? {
+        let text = |f: &str| -> Result<Option<String>, RenderError> {
+            match img.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(err(file, format!("`{at}.{f}` must be a string (quote it)"))),
+            }
+        };
+        let Some(name) = text("name")? else {
+            return Err(err(file, format!("`{at}.name` is required")));
+        };
+        // kustomize matches the name as a regular expression, followed by
+        // an optional tag or digest.
+        let matcher = Regex::new(&format!("{name}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?"))
+            .map_err(|e| err(file, format!("`{at}.name`: {e}")))?;
+        let rule = ImageRule {
+            matcher,
+            new_name: text("newName")?,
+            new_tag: text("newTag")?,
+            digest: text("digest")?,
+        };
+        for r in out
+            .iter_mut()
+            .filter(|r| r.kind() != "CustomResourceDefinition")
+        {
+            retag_all(&mut r.json, &rule);
+        }
+    }
+    Ok(())
+}
+
+fn retag_all(v: &mut Value, rule: &ImageRule) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(cs) = child
+                {
+                    for c in cs.iter_mut() {
+                        if let Some(Value::String(s)) = c.get_mut("image")
+                            && rule.matcher.is_full_match(s)
+                        {
+                            *s = retag(s, rule);
+                        }
+                    }
+                }
+                retag_all(child, rule);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| retag_all(c, rule)),
         _ => {}
     }
 }
 
-fn retag(image: &str, img: &Value) -> String {
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, Some(d.to_owned())),
-        None => (image, None),
+/// Splits an image into name, tag and digest as kustomize does (a `:`
+/// before the first `/` is a registry port, not a tag).
+fn split_image(image: &str) -> (&str, &str, &str) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (colon, at) {
+        (None, None) => (image, "", ""),
+        (c, Some(a)) if c.is_none_or(|c| a < c) => (&image[..a], "", &image[a + 1..]),
+        (Some(c), Some(a)) => (&image[..c], &image[c + 1..a], &image[a + 1..]),
+        (Some(c), None) => (&image[..c], &image[c + 1..], ""),
+        (None, Some(_)) => (image, "", ""),
+    }
+}
+
+fn retag(image: &str, rule: &ImageRule) -> String {
+    let (name, tag, digest) = split_image(image);
+    let name = rule.new_name.as_deref().unwrap_or(name);
+    // A new tag or digest replaces both the old tag and the old digest.
+    let (tag, digest) = match (&rule.new_tag, &rule.digest) {
+        (Some(t), Some(d)) => (t.as_str(), d.as_str()),
+        (Some(t), None) => (t.as_str(), ""),
+        (None, Some(d)) => ("", d.as_str()),
+        (None, None) => (tag, digest),
     };
-    let slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[slash..].find(':') {
-        Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_owned())),
-        None => (rest, None),
-    };
-    let want = img.get("name").and_then(Value::as_str).unwrap_or_default();
-    if name != want {
-        return image.to_owned();
+    let mut s = name.to_owned();
+    if !tag.is_empty() {
+        s = format!("{s}:{tag}");
     }
-    let mut name = name.to_owned();
-    let (mut tag, mut digest) = (tag, digest);
-    if let Some(n) = img.get("newName").and_then(Value::as_str) {
-        name = n.to_owned();
-    }
-    if let Some(t) = img.get("newTag") {
-        tag = Some(t.as_str().map_or_else(|| t.to_string(), str::to_owned));
-        digest = None;
-    }
-    if let Some(d) = img.get("digest").and_then(Value::as_str) {
-        digest = Some(d.to_owned());
-        tag = None;
-    }
-    let mut s = name;
-    if let Some(t) = tag {
-        s = format!("{s}:{t}");
-    }
-    if let Some(d) = digest {
-        s = format!("{s}@{d}");
+    if !digest.is_empty() {
+        s = format!("{s}@{digest}");
     }
     s
 }
 
-fn load_patch(
-    req: &RenderRequest,
-    dir: &Path,
-    file: &Path,
-    path: &str,
-) -> Result<Value, RenderError> {
-    let p = join(req, dir, path, file)?;
-    let text = read_text(req, &p.rel)?;
-    parse_patch(&text, &p.rel)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn parse_patch(text: &str, file: &Path) -> Result<Value, RenderError> {
-    let docs = yaml::documents(text, file)?;
-    docs.into_iter()
-        .map(|d| d.value)
-        .find(|v| !v.is_null())
-        .ok_or_else(|| err(file, "empty patch"))
-}
-
-fn patch_body(
-    req: &RenderRequest,
-    dir: &Path,
-    file: &Path,
-    p: &Value,
-) -> Result<Value, RenderError> {
-    if let Some(text) = p.get("patch").and_then(Value::as_str) {
-        parse_patch(text, file)
-    } else if let Some(path) = p.get("path").and_then(Value::as_str) {
-        load_patch(req, dir, file, path)
-    } else {
-        Err(err(file, "a patch needs `patch` or `path`"))
+    #[test]
+    fn images_split_as_kustomize_splits_them() {
+        assert_eq!(split_image("nginx"), ("nginx", "", ""));
+        assert_eq!(split_image("nginx:1.25"), ("nginx", "1.25", ""));
+        assert_eq!(split_image("nginx@sha256:ab"), ("nginx", "", "sha256:ab"));
+        assert_eq!(
+            split_image("nginx:1.25@sha256:ab"),
+            ("nginx", "1.25", "sha256:ab")
+        );
+        assert_eq!(
+            split_image("registry.local:5000/acme/api:2"),
+            ("registry.local:5000/acme/api", "2", "")
+        );
+        assert_eq!(
+            split_image("registry.local:5000/acme/api"),
+            ("registry.local:5000/acme/api", "", "")
+        );
     }
-}
 
-fn matches_str(pattern: &str, value: &str) -> bool {
-    // kustomize anchors the target fields as regular expressions; exact names and `.*` are supported here.
-    pattern == value
-        || pattern == ".*"
-        || pattern
-            .strip_suffix(".*")
-            .is_some_and(|p| value.starts_with(p))
-}
-
-fn selected(r: &Res, t: &Value, file: &Path) -> Result<bool, RenderError> {
-    let j = &r.json;
-    let (group, version) = match j["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .rsplit_once('/')
-    {
-        Some((g, v)) => (g.to_owned(), v.to_owned()),
-        None => (
-            String::new(),
-            j["apiVersion"].as_str().unwrap_or_default().to_owned(),
-        ),
-    };
-    let Some(t) = t.as_object() else {
-        return Ok(false);
-    };
-    for (k, v) in t {
-        let v = v.as_str().unwrap_or_default();
-        let ok = match k.as_str() {
-            "kind" => matches_str(v, j["kind"].as_str().unwrap_or_default()),
-            "name" => matches_str(v, &name(j)) || matches_str(v, &r.orig_name),
-            "namespace" => matches_str(
-                v,
-                j.pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-            ),
-            "group" => matches_str(v, &group),
-            "version" => matches_str(v, &version),
-            "labelSelector" | "annotationSelector" => {
-                let what = if k == "labelSelector" {
-                    "labels"
-                } else {
-                    "annotations"
-                };
-                v.split(',').all(|term| {
-                    let have = j.pointer(&format!("/metadata/{what}"));
-                    match term.split_once("!=") {
-                        Some((a, b)) => {
-                            have.and_then(|h| h.get(a.trim())).and_then(Value::as_str)
-                                != Some(b.trim())
-                        }
-                        None => match term.split_once('=') {
-                            Some((a, b)) => {
-                                have.and_then(|h| h.get(a.trim())).and_then(Value::as_str)
-                                    == Some(b.trim_start_matches('=').trim())
-                            }
-                            None => have.and_then(|h| h.get(term.trim())).is_some(),
-                        },
-                    }
-                })
-            }
-            other => {
-                return Err(err(
-                    file,
-                    format!("patch target field `{other}` is not supported by wavesync"),
-                ));
-            }
+    #[test]
+    fn a_new_tag_or_digest_replaces_both() {
+        let rule = |t: Option<&str>, d: Option<&str>| ImageRule {
+            matcher: Regex::new("x").expect("pattern"),
+            new_name: None,
+            new_tag: t.map(str::to_owned),
+            digest: d.map(str::to_owned),
         };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-fn apply_patch(
-    out: &mut [Res],
-    patch: &Value,
-    target: Option<&Value>,
-    file: &Path,
-) -> Result<(), RenderError> {
-    let mut hits = 0;
-    for r in out.iter_mut() {
-        let hit = match target {
-            Some(t) => selected(r, t, file)?,
-            None => {
-                let pn = name(patch);
-                patch["kind"] == r.json["kind"] && (pn == name(&r.json) || pn == r.orig_name)
-            }
-        };
-        if !hit {
-            continue;
-        }
-        hits += 1;
-        if patch.is_array() {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| err(file, format!("invalid JSON 6902 patch: {e}")))?;
-            json_patch::patch(&mut r.json, &ops).map_err(|e| {
-                err(
-                    file,
-                    format!("JSON 6902 patch failed on {}: {e}", name(&r.json)),
-                )
-            })?;
-        } else {
-            let mut p = patch.clone();
-            if target.is_some() {
-                // A targeted patch's own name and kind do not rename the target.
-                if let Some(m) = p.as_object_mut() {
-                    m.shift_remove("apiVersion");
-                    m.shift_remove("kind");
-                    if let Some(md) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-                        md.shift_remove("name");
-                        md.shift_remove("namespace");
-                    }
-                }
-            }
-            merge(&mut r.json, &p);
-        }
-    }
-    if hits == 0 && target.is_none() {
-        return Err(err(
-            file,
-            format!(
-                "patch for {} `{}` matches no resource",
-                patch["kind"].as_str().unwrap_or("?"),
-                name(patch)
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Rewrites references to renamed ConfigMaps, Secrets and ServiceAccounts.
-pub(super) fn fix_references(res: &mut [Res]) {
-    let renames: Vec<(String, String, String)> = res
-        .iter()
-        .filter(|r| {
-            matches!(kind(r), "ConfigMap" | "Secret" | "ServiceAccount")
-                && name(&r.json) != r.orig_name
-        })
-        .map(|r| (kind(r).to_owned(), r.orig_name.clone(), name(&r.json)))
-        .collect();
-    if renames.is_empty() {
-        return;
-    }
-    let find = |k: &str, n: &str| {
-        renames
-            .iter()
-            .find(|(rk, o, _)| rk == k && o == n)
-            .map(|(_, _, new)| new.clone())
-    };
-    for r in res.iter_mut() {
-        walk(&mut r.json, "", &find);
-        if matches!(kind(r), "RoleBinding" | "ClusterRoleBinding")
-            && let Some(Value::Array(subs)) = r.json.get_mut("subjects")
-        {
-            for s in subs {
-                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                    && let Some(new) = s
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .and_then(|n| find("ServiceAccount", n))
-                {
-                    s["name"] = json!(new);
-                }
-            }
-        }
-    }
-}
-
-fn walk(v: &mut Value, parent: &str, find: &dyn Fn(&str, &str) -> Option<String>) {
-    match v {
-        Value::Object(m) => {
-            let target = match parent {
-                "configMapRef" | "configMapKeyRef" | "configMap" => Some(("ConfigMap", "name")),
-                "secretRef" | "secretKeyRef" | "imagePullSecrets" => Some(("Secret", "name")),
-                "secret" => Some(("Secret", "secretName")),
-                _ => None,
-            };
-            if let Some((k, field)) = target
-                && let Some(new) = m
-                    .get(field)
-                    .and_then(Value::as_str)
-                    .and_then(|n| find(k, n))
-            {
-                m.insert(field.to_owned(), json!(new));
-            }
-            for key in ["serviceAccountName", "serviceAccount"] {
-                if let Some(new) = m
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .and_then(|n| find("ServiceAccount", n))
-                {
-                    m.insert(key.to_owned(), json!(new));
-                }
-            }
-            for (k, child) in m.iter_mut() {
-                walk(child, k, find);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|c| walk(c, parent, find)),
-        _ => {}
+        assert_eq!(retag("x:1@sha256:a", &rule(Some("2"), None)), "x:2");
+        assert_eq!(
+            retag("x:1@sha256:a", &rule(None, Some("sha256:b"))),
+            "x@sha256:b"
+        );
+        assert_eq!(
+            retag("x:1", &rule(Some("2"), Some("sha256:b"))),
+            "x:2@sha256:b"
+        );
+        assert_eq!(retag("x:1@sha256:a", &rule(None, None)), "x:1@sha256:a");
     }
 }
