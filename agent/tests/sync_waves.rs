@@ -551,3 +551,41 @@ async fn a_completed_wave_that_drifted_is_reapplied_instead_of_skipped() {
         "the drift message is cleared once healed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_carry_the_revision_that_last_applied_them() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    let first = env.repo.commit("initial");
+    let engine = env.engine();
+    env.sync(&engine).await.1.expect("first sync");
+    let revision = |o: Option<serde_json::Value>| {
+        o.expect("object")["metadata"]["annotations"]["wavesync.io/revision"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        revision(env.get("v1", "ConfigMap", "shop", "settings").await).as_deref(),
+        Some(first.as_str())
+    );
+
+    // Only the last wave changes: the earlier waves are verified, not
+    // re-applied, so their objects still name the first commit.
+    env.repo.write(
+        "waves/apps/web.yaml",
+        &deployment("web", "shop", &[("team", "checkout")]),
+    );
+    let second = env.repo.commit("annotate web");
+    env.sync(&engine).await.1.expect("second sync");
+    let web = env.get("apps/v1", "Deployment", "shop", "web").await;
+    assert_eq!(revision(web.clone()).as_deref(), Some(second.as_str()));
+    assert_eq!(web.unwrap()["metadata"]["annotations"]["team"], "checkout");
+    assert_eq!(
+        revision(env.get("v1", "ConfigMap", "shop", "settings").await).as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(
+        revision(env.get("batch/v1", "Job", "shop", "migrate").await).as_deref(),
+        Some(first.as_str())
+    );
+}

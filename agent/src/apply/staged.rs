@@ -37,6 +37,33 @@ pub struct Applier {
     pub backoff: Backoff,
     /// How long to wait for CRDs to be Established.
     pub crd_timeout: Duration,
+    /// The source revision stamped on every object as [`REVISION_ANNOTATION`].
+    pub revision: Option<String>,
+}
+
+/// The Git revision that last applied an object. Stamped at apply time,
+/// after the wave digest and a Job's content digest are taken, so that a new
+/// commit neither re-runs unchanged waves nor re-creates unchanged Jobs.
+pub const REVISION_ANNOTATION: &str = "wavesync.io/revision";
+
+/// `o` with the revision annotation, when there is one to add.
+fn stamped<'a>(o: &'a Object, revision: Option<&str>) -> std::borrow::Cow<'a, Object> {
+    let Some(revision) = revision else {
+        return std::borrow::Cow::Borrowed(o);
+    };
+    let mut o = o.clone();
+    if let Some(meta) = o.json.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(
+                REVISION_ANNOTATION.into(),
+                Value::String(revision.to_owned()),
+            );
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 fn is_first_stage(o: &Object) -> bool {
@@ -61,6 +88,7 @@ impl Applier {
             dry_run: false,
             backoff: Backoff::default(),
             crd_timeout: Duration::from_secs(60),
+            revision: None,
         }
     }
 
@@ -78,7 +106,10 @@ impl Applier {
         // CRDs and Namespaces do not depend on each other: apply them together.
         let first_pending: Vec<_> = first
             .iter()
-            .map(|o| ssa::apply(&self.resolver, o, self.dry_run, self.backoff))
+            .map(|o| async move {
+                let o = stamped(o, self.revision.as_deref());
+                ssa::apply(&self.resolver, &o, self.dry_run, self.backoff).await
+            })
             .collect();
         let first_results = futures::future::join_all(first_pending).await;
         for (o, res) in first.iter().zip(first_results) {
@@ -153,7 +184,13 @@ impl Applier {
             return (
                 r,
                 false,
-                ssa::apply(&self.resolver, o, self.dry_run, self.backoff).await,
+                ssa::apply(
+                    &self.resolver,
+                    &stamped(o, self.revision.as_deref()),
+                    self.dry_run,
+                    self.backoff,
+                )
+                .await,
             );
         }
         let mut job = o.clone();
@@ -169,7 +206,13 @@ impl Applier {
         (
             r,
             recreated,
-            ssa::apply(&self.resolver, &job, self.dry_run, self.backoff).await,
+            ssa::apply(
+                &self.resolver,
+                &stamped(&job, self.revision.as_deref()),
+                self.dry_run,
+                self.backoff,
+            )
+            .await,
         )
     }
 

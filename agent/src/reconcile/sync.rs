@@ -498,8 +498,10 @@ impl Engine {
         rules: &[CompiledRule],
         record: &mut Record,
     ) -> Result<Applied, WaveFailure> {
+        let mut applier = self.applier.clone();
+        applier.revision = record.target_revision.clone();
         let outcomes =
-            futures::future::join_all(objects.iter().map(|objs| self.applier.apply(objs))).await;
+            futures::future::join_all(objects.iter().map(|objs| applier.apply(objs))).await;
         let mut out = Applied::default();
         let mut recreated = 0;
         let mut errors = Vec::new();
