@@ -4,7 +4,22 @@ use clap::Parser;
 use wavesync::cli::{Cli, Command};
 use wavesync::commands;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Printed by hand: anyhow's Debug output would add a backtrace
+            // whenever RUST_BACKTRACE is set, which buries the message.
+            eprintln!("Error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The helm worker talks JSON lines on stdio and needs no runtime, no
     // logging set-up and none of the agent's threads.
