@@ -36,7 +36,10 @@ fn reconcile(root: &Path, cluster: &str, helm: &Helm) -> (usize, Vec<String>) {
         .flat_map(|w| &w.components)
         .map(|c| c.objects.len())
         .sum();
-    (objects, plan.waves.iter().map(|w| w.digest.clone()).collect())
+    (
+        objects,
+        plan.waves.iter().map(|w| w.digest.clone()).collect(),
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -44,7 +47,10 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     if !args.is_empty() && !args.iter().any(|a| "render".contains(a.as_str())) {
         return;
     }

@@ -376,3 +376,29 @@ fn files_outside_the_kustomization_directory_are_errors_as_in_kustomize() {
         assert!(e.contains("is not in or below o"), "{e}");
     }
 }
+
+#[test]
+fn placeholders_are_filled_in_patch_files_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| std::fs::write(tmp.path().join(rel), text).expect("write");
+    write(
+        "kustomization.yaml",
+        "resources: [deploy.yaml]\npatches:\n  - path: replicas.yaml\n",
+    );
+    write(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: 1\n",
+    );
+    write(
+        "replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: {{ .cluster.replicas }}\n",
+    );
+    let substitute = |text: &str, _: &Path| Ok(text.replace("{{ .cluster.replicas }}", "3"));
+    let objs = render_path(&RenderRequest {
+        repo_root: tmp.path(),
+        path: ".",
+        substitute: &substitute,
+    })
+    .expect("renders");
+    assert_eq!(objs[0].json["spec"]["replicas"], 3);
+}

@@ -142,6 +142,12 @@ fn body(ctx: &Ctx, m: &Map<String, Value>, at: &str) -> Result<Vec<Value>, Rende
 fn load(ctx: &Ctx, path: &str) -> Result<Vec<Value>, RenderError> {
     let p = join_file(ctx.req, ctx.dir, path, ctx.file)?;
     let text = read_text(ctx.req, &p.rel)?;
+    // Patch files are specs like the resources they patch: placeholders are
+    // filled in here too, so that none reaches the cluster verbatim.
+    let text = (ctx.req.substitute)(&text, &p.rel).map_err(|message| RenderError::Substitute {
+        file: p.rel.clone(),
+        message,
+    })?;
     parse(&text, &p.rel)
 }
 
