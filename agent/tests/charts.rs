@@ -443,3 +443,92 @@ async fn a_chart_component_syncs_into_the_cluster_crds_first() {
         "test hooks are not installed"
     );
 }
+
+#[test]
+fn a_packaged_chart_renders_like_its_directory_and_crds_can_be_left_out() {
+    let repo = repo_with_charts();
+    // `helm package` makes a gzipped tar holding the chart's directory.
+    let status = std::process::Command::new("tar")
+        .args(["-czf", "webapp-1.4.0.tgz", "webapp"])
+        .current_dir(repo.path().join("charts"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let helm = Helm::new(helm_settings());
+    let values = json!({"widget": {"size": 2}}).as_object().cloned().unwrap();
+    let from_dir = render(&helm, repo.path(), &spec("charts/webapp", &[], &values)).unwrap();
+    let from_tgz = render(
+        &helm,
+        repo.path(),
+        &spec("charts/webapp-1.4.0.tgz", &[], &values),
+    )
+    .unwrap();
+    let json = |v: &[Object]| v.iter().map(|o| o.json.clone()).collect::<Vec<_>>();
+    assert_eq!(json(&from_tgz), json(&from_dir));
+    assert_eq!(
+        from_tgz[1].origin.to_string(),
+        "charts/webapp-1.4.0.tgz/templates/configmap.yaml:1"
+    );
+
+    let without_crds = ChartSpec {
+        include_crds: false,
+        ..spec("charts/webapp", &[], &values)
+    };
+    let objs = render(&helm, repo.path(), &without_crds).unwrap();
+    assert_eq!(objs.len(), from_dir.len() - 1);
+    assert!(
+        objs.iter()
+            .all(|o| o.json["kind"] != "CustomResourceDefinition")
+    );
+}
+
+#[test]
+fn libhelm_can_be_named_explicitly_and_a_wrong_one_is_a_clear_error() {
+    let repo = repo_with_charts();
+    let found = Helm::new(helm_settings());
+    render(
+        &found,
+        repo.path(),
+        &spec("charts/webapp", &[], &Map::new()),
+    )
+    .unwrap();
+    // The library the wheel installed, named by path (--libhelm / WAVESYNC_LIBHELM).
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.util as u; print(u.find_spec('helm_python').submodule_search_locations[0])",
+        ])
+        .output()
+        .unwrap();
+    let lib_dir = Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("lib");
+    let explicit = Helm::new(HelmSettings {
+        libhelm: Some(lib_dir),
+        ..helm_settings()
+    });
+    assert!(
+        render(
+            &explicit,
+            repo.path(),
+            &spec("charts/webapp", &[], &Map::new())
+        )
+        .is_ok()
+    );
+
+    let not_a_library = repo.path().join("charts/webapp/Chart.yaml");
+    let wrong = Helm::new(HelmSettings {
+        libhelm: Some(not_a_library),
+        ..helm_settings()
+    });
+    let e = render(
+        &wrong,
+        repo.path(),
+        &spec("charts/webapp", &[], &Map::new()),
+    )
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("charts/webapp: helm engine unavailable: cannot load ")
+            && msg.contains("Chart.yaml"),
+        "{msg}"
+    );
+}
