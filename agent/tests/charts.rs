@@ -397,8 +397,31 @@ fn both_engines_give_the_same_objects_where_helm_is_installed() {
         ..Default::default()
     });
     let via_cli = render(&cli, repo.path(), &spec("charts/webapp", &files, &inline)).unwrap();
+    assert!(
+        cli.engine().unwrap().starts_with("helm v"),
+        "{:?}",
+        cli.engine()
+    );
     let json = |v: &[Object]| v.iter().map(|o| o.json.clone()).collect::<Vec<_>>();
     assert_eq!(json(&lib), json(&via_cli));
+    let origins = |v: &[Object]| v.iter().map(|o| o.origin.to_string()).collect::<Vec<_>>();
+    assert_eq!(origins(&lib), origins(&via_cli));
+    // And the whole of a failure: the same step, named the same way.
+    let (a, b) = (
+        render(
+            &Helm::new(helm_settings()),
+            repo.path(),
+            &spec("charts/broken", &[], &Map::new()),
+        ),
+        render(&cli, repo.path(), &spec("charts/broken", &[], &Map::new())),
+    );
+    let (a, b) = (a.unwrap_err().to_string(), b.unwrap_err().to_string());
+    assert!(
+        a.starts_with("charts/broken: template failed: broken/templates/secret.yaml:7:"),
+        "{a}"
+    );
+    assert!(b.starts_with("charts/broken: template failed: "), "{b}");
+    assert!(b.contains("broken/templates/secret.yaml:7:"), "{b}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

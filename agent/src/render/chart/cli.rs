@@ -29,7 +29,15 @@ pub fn render(helm: &Path, job: &Job) -> Reply {
     };
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let message = stderr.trim().trim_start_matches("Error: ").to_owned();
+        // Advice about helm's own flags means nothing to a wavesync user.
+        let message = stderr
+            .lines()
+            .filter(|l| !l.starts_with("Use --debug flag"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .trim_start_matches("Error: ")
+            .to_owned();
         return Reply::Err {
             failed: classify(&message),
             message,

@@ -76,6 +76,17 @@ impl Rendered {
     pub fn normalize(mut self) -> Rendered {
         for list in [&mut self.crds, &mut self.templates] {
             list.retain(|(name, text)| !name.ends_with("NOTES.txt") && !text.trim().is_empty());
+            // `helm template` drops the blank lines a template starts with
+            // (its `{{- if }}` leftovers); so do we for libhelm, so that
+            // both engines give the same text and the same origin lines.
+            for (_, text) in list.iter_mut() {
+                let blank = text
+                    .split_inclusive('\n')
+                    .take_while(|l| l.trim().is_empty())
+                    .map(str::len)
+                    .sum::<usize>();
+                text.drain(..blank);
+            }
             list.sort_by(|a, b| a.0.cmp(&b.0));
         }
         self
