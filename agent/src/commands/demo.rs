@@ -4,13 +4,14 @@
 
 use crate::cli::DemoArgs;
 use crate::reconcile::{Engine, SyncOptions};
+use crate::render::{EngineChoice, Helm, HelmSettings};
 use crate::report::{Progress, TerminalProgress, status};
 use crate::source::{Auth, GitSource, SourceSpec, Tracking};
 use anyhow::Context;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +74,45 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the demo installs libhelm_c when the machine has no Helm engine.
+const DEMO_WHEEL_DIR: &str = ".wavesync-cache/helm-python-sdk-0.2.2";
+
+/// The Helm engine for the examples-repo charts. A newcomer's machine may have
+/// neither a helm CLI nor the helm-python-sdk wheel: then the wheel is
+/// installed once from PyPI into wavesync's cache directory (not into the
+/// system), and libhelm_c is loaded from there.
+fn helm_engine(args: &DemoArgs) -> anyhow::Result<HelmSettings> {
+    let settings = args.helm.settings();
+    if settings.engine == EngineChoice::Cli || Helm::new(settings.clone()).engine().is_ok() {
+        return Ok(settings);
+    }
+    let target = PathBuf::from(DEMO_WHEEL_DIR);
+    let lib = target.join("helm_python").join("lib");
+    if !lib.is_dir() {
+        println!(
+            "no Helm engine on this machine: installing helm-python-sdk 0.2.2 (libhelm_c, Helm's Go SDK) from PyPI into {}",
+            target.display()
+        );
+        let status = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg("--target")
+            .arg(&target)
+            .arg("helm-python-sdk==0.2.2")
+            .status()
+            .context("running python3 -m pip")?;
+        if !status.success() {
+            anyhow::bail!(
+                "could not install helm-python-sdk: install the helm CLI, or run \
+                 `python3 -m pip install helm-python-sdk`, and run the demo again"
+            );
+        }
+    }
+    Ok(HelmSettings {
+        libhelm: Some(lib),
+        ..settings
+    })
+}
+
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("wavesync-demo-{}", std::process::id()));
@@ -111,7 +151,7 @@ async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
     let options = SyncOptions {
         cluster: Some(args.cluster_name.clone()),
-        helm: args.helm.settings(),
+        helm: helm_engine(args)?,
         ..Default::default()
     };
     let engine = Engine::new(client.clone(), options, progress);
