@@ -26,6 +26,8 @@ pub enum Command {
     Reset(StateArgs),
     /// Print the rendered objects per wave, without a cluster.
     Render(RenderArgs),
+    /// What a change does, wave by wave, between two revisions (exit 0: nothing, 2: changes, 1: error).
+    Diff(DiffArgs),
     /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
     Demo(DemoArgs),
     /// Run the simulated Kubernetes API server (for the demo, tests and trying kubectl).
@@ -191,6 +193,26 @@ pub struct RenderArgs {
     /// A directory holding wavesync.yaml (a checkout; no Git needed).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
+    /// Per-cluster values to select.
+    #[arg(long = "cluster")]
+    pub cluster_name: Option<String>,
+    /// Helm engine.
+    #[command(flatten)]
+    pub helm: HelmArgs,
+}
+
+/// `wavesync diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The directory holding wavesync.yaml, inside a Git working tree.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The base revision (default: the merge-base of HEAD with the default branch).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The head revision (default: the working tree as it is on disk).
+    #[arg(long)]
+    pub head: Option<String>,
     /// Per-cluster values to select.
     #[arg(long = "cluster")]
     pub cluster_name: Option<String>,

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diff;
 pub mod error;
 pub mod health;
 pub mod model;

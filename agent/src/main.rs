@@ -6,7 +6,7 @@ use wavesync::commands;
 
 fn main() -> std::process::ExitCode {
     match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // Printed by hand: anyhow's Debug output would add a backtrace
             // whenever RUST_BACKTRACE is set, which buries the message.
@@ -19,18 +19,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     // The helm worker talks JSON lines on stdio and needs no runtime, no
     // logging set-up and none of the agent's threads.
     if let Command::HelmWorker(a) = &cli.command {
         wavesync::render::chart::worker::serve(&a.lib)?;
-        return Ok(());
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    // `diff` exits 2 when something changes, as `diff` and `kubectl diff` do.
+    if let Command::Diff(a) = cli.command {
+        let changed = commands::diff::run(a)?;
+        return Ok(std::process::ExitCode::from(if changed { 2 } else { 0 }));
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(dispatch(cli))
+        .block_on(dispatch(cli))?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -49,6 +55,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Render(a) => commands::render::run(a),
         Command::Demo(a) => commands::demo::run(a).await,
         Command::Sim(a) => commands::sim::run(a).await,
-        Command::HelmWorker(_) => unreachable!("served before the runtime starts"),
+        Command::HelmWorker(_) | Command::Diff(_) => {
+            unreachable!("served before the runtime starts")
+        }
     }
 }

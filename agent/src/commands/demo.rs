@@ -94,7 +94,13 @@ fn helm_engine(args: &DemoArgs) -> anyhow::Result<HelmSettings> {
             target.display()
         );
         let status = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .arg("--target")
             .arg(&target)
             .arg("helm-python-sdk==0.2.2")

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod demo;
+pub mod diff;
 pub mod render;
 pub mod run;
 pub mod sim;

@@ -1,0 +1,133 @@
+//! Two plans → a [`PlanDiff`].
+
+use super::clean::{is_secret, mask_secret_pair, without_noise};
+use super::{Changed, PlanDiff, WaveDiff};
+use crate::model::{ObjRef, Object};
+use crate::plan::Plan;
+use serde_json::Value;
+use similar::TextDiff;
+use std::collections::HashMap;
+
+/// Compares the plan of the base revision with the head's.
+pub fn compare(base: &Plan, head: &Plan) -> PlanDiff {
+    let base_index = index(base);
+    let head_index = index(head);
+    let mut waves = Vec::new();
+    for hw in &head.waves {
+        let bw = base.waves.iter().find(|w| w.name == hw.name);
+        let mut wave = WaveDiff {
+            name: hw.name.clone(),
+            base_digest: bw.map(|w| w.digest.clone()),
+            head_digest: Some(hw.digest.clone()),
+            ..WaveDiff::default()
+        };
+        for obj in hw.components.iter().flat_map(|c| &c.objects) {
+            let r = obj.reference();
+            match base_index.get(&r) {
+                None => {
+                    if is_job(&obj.json) {
+                        wave.jobs_rerun.push(r.clone());
+                    }
+                    wave.added.push((r, yaml(None, obj)));
+                }
+                Some((from, before)) => {
+                    let diff = unified(before, obj);
+                    let moved_from = (*from != hw.name).then(|| from.to_string());
+                    if diff.is_empty() && moved_from.is_none() {
+                        continue;
+                    }
+                    if is_job(&obj.json) && !diff.is_empty() {
+                        wave.jobs_rerun.push(r.clone());
+                    }
+                    wave.changed.push(Changed {
+                        reference: r,
+                        moved_from,
+                        diff,
+                    });
+                }
+            }
+        }
+        if let Some(bw) = bw {
+            wave.removed = bw
+                .components
+                .iter()
+                .flat_map(|c| &c.objects)
+                .map(Object::reference)
+                .filter(|r| !head_index.contains_key(r))
+                .collect();
+        }
+        waves.push(wave);
+    }
+    for bw in base
+        .waves
+        .iter()
+        .filter(|b| !head.waves.iter().any(|h| h.name == b.name))
+    {
+        waves.push(WaveDiff {
+            name: bw.name.clone(),
+            base_digest: Some(bw.digest.clone()),
+            head_digest: None,
+            removed: bw
+                .components
+                .iter()
+                .flat_map(|c| &c.objects)
+                .map(Object::reference)
+                .filter(|r| !head_index.contains_key(r))
+                .collect(),
+            ..WaveDiff::default()
+        });
+    }
+    PlanDiff { waves }
+}
+
+/// Every object of a plan by reference, with its wave.
+fn index(plan: &Plan) -> HashMap<ObjRef, (&str, &Object)> {
+    plan.waves
+        .iter()
+        .flat_map(|w| {
+            w.components
+                .iter()
+                .flat_map(|c| &c.objects)
+                .map(move |o| (o.reference(), (w.name.as_str(), o)))
+        })
+        .collect()
+}
+
+fn is_job(o: &Value) -> bool {
+    o["kind"] == "Job"
+        && o["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("batch/"))
+}
+
+/// The YAML a reviewer sees of `head` (noise removed, Secret values masked
+/// against `base`).
+fn yaml(base: Option<&Object>, head: &Object) -> String {
+    let (_, h) = cleaned(base, head);
+    serde_saphyr::to_string(&h).unwrap_or_default()
+}
+
+fn cleaned(base: Option<&Object>, head: &Object) -> (Option<Value>, Value) {
+    let mut b = base.map(|b| without_noise(&b.json));
+    let mut h = without_noise(&head.json);
+    if is_secret(&h) || b.as_ref().is_some_and(is_secret) {
+        mask_secret_pair(b.as_mut(), Some(&mut h));
+    }
+    (b, h)
+}
+
+/// A unified diff (3 lines of context) of the two objects' YAML; empty when
+/// they are the same.
+fn unified(base: &Object, head: &Object) -> String {
+    if without_noise(&base.json) == without_noise(&head.json) {
+        return String::new();
+    }
+    let (b, h) = cleaned(Some(base), head);
+    let before = serde_saphyr::to_string(&b).unwrap_or_default();
+    let after = serde_saphyr::to_string(&h).unwrap_or_default();
+    TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(3)
+        .header("base", "head")
+        .to_string()
+}
