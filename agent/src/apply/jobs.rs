@@ -28,16 +28,12 @@ pub fn stamp(obj: &mut Object) {
     // Canonical JSON (keys sorted), so reordering keys in the file does not re-run the Job.
     let mut canonical = String::new();
     crate::plan::digest::canonical(&obj.json, &mut canonical);
-    let digest = hex(&Sha256::digest(canonical.as_bytes()));
+    let digest = crate::plan::digest::hex(&Sha256::digest(canonical.as_bytes()));
     let meta = &mut obj.json["metadata"];
     if !meta.get("annotations").is_some_and(Value::is_object) {
         meta["annotations"] = serde_json::json!({});
     }
     meta["annotations"][JOB_DIGEST] = Value::String(digest[..16].to_string());
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Deletes the live Job when its digest differs from `obj`'s, and waits until it is gone.

@@ -81,10 +81,12 @@ const DEMO_WHEEL_DIR: &str = ".wavesync-cache/helm-python-sdk-0.2.2";
 /// neither a helm CLI nor the helm-python-sdk wheel: then the wheel is
 /// installed once from PyPI into wavesync's cache directory (not into the
 /// system), and libhelm_c is loaded from there.
-fn helm_engine(args: &DemoArgs) -> anyhow::Result<HelmSettings> {
+fn helm_engine(args: &DemoArgs) -> anyhow::Result<Helm> {
     let settings = args.helm.settings();
-    if settings.engine == EngineChoice::Cli || Helm::new(settings.clone()).engine().is_ok() {
-        return Ok(settings);
+    // The probe starts the engine; when it works, the sync uses it as it is.
+    let probe = Helm::new(settings.clone());
+    if settings.engine == EngineChoice::Cli || probe.engine().is_ok() {
+        return Ok(probe);
     }
     let target = PathBuf::from(DEMO_WHEEL_DIR);
     let lib = target.join("helm_python").join("lib");
@@ -113,10 +115,10 @@ fn helm_engine(args: &DemoArgs) -> anyhow::Result<HelmSettings> {
             );
         }
     }
-    Ok(HelmSettings {
+    Ok(Helm::new(HelmSettings {
         libhelm: Some(lib),
         ..settings
-    })
+    }))
 }
 
 /// Runs the demo.
@@ -157,10 +159,9 @@ async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
     let options = SyncOptions {
         cluster: Some(args.cluster_name.clone()),
-        helm: helm_engine(args)?,
         ..Default::default()
     };
-    let engine = Engine::new(client.clone(), options, progress);
+    let engine = Engine::new(client.clone(), options, progress).with_helm(helm_engine(args)?);
     let result = engine.sync(&snapshot.root, &snapshot.revision).await;
     if let Some(loaded) = engine.store(&ws.name).load().await? {
         println!();

@@ -48,3 +48,4 @@ pub use types::{
     SkipRule, Wave, WaveSet,
 };
 pub use values::Values;
+pub(crate) use values::merge as merge_values;

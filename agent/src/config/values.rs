@@ -272,7 +272,7 @@ impl Values {
 
 /// Deep merge: maps merge key by key, anything else is replaced, as Helm
 /// merges values (a cluster overrides one nested default, not the whole map).
-fn merge(base: &mut Value, overlay: Value) {
+pub(crate) fn merge(base: &mut Value, overlay: Value) {
     match (base, overlay) {
         (Value::Object(base), Value::Object(overlay)) => {
             for (k, v) in overlay {

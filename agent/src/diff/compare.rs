@@ -2,6 +2,7 @@
 
 use super::clean::{is_secret, mask_secret_pair, without_noise};
 use super::{Changed, PlanDiff, WaveDiff};
+use crate::apply::jobs::is_job;
 use crate::model::{ObjRef, Object};
 use crate::plan::Plan;
 use serde_json::Value;
@@ -25,7 +26,7 @@ pub fn compare(base: &Plan, head: &Plan) -> PlanDiff {
             let r = obj.reference();
             match base_index.get(&r) {
                 None => {
-                    if is_job(&obj.json) {
+                    if is_job(obj) {
                         wave.jobs_rerun.push(r.clone());
                     }
                     wave.added.push((r, yaml(None, obj)));
@@ -36,7 +37,7 @@ pub fn compare(base: &Plan, head: &Plan) -> PlanDiff {
                     if diff.is_empty() && moved_from.is_none() {
                         continue;
                     }
-                    if is_job(&obj.json) && !diff.is_empty() {
+                    if is_job(obj) && !diff.is_empty() {
                         wave.jobs_rerun.push(r.clone());
                     }
                     wave.changed.push(Changed {
@@ -91,13 +92,6 @@ fn index(plan: &Plan) -> HashMap<ObjRef, (&str, &Object)> {
                 .map(move |o| (o.reference(), (w.name.as_str(), o)))
         })
         .collect()
-}
-
-fn is_job(o: &Value) -> bool {
-    o["kind"] == "Job"
-        && o["apiVersion"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("batch/"))
 }
 
 /// The YAML a reviewer sees of `head` (noise removed, Secret values masked

@@ -25,11 +25,17 @@ pub(crate) fn wave_digest(wave: &str, components: &[PlannedComponent]) -> String
         .collect();
     let mut text = String::from(PREFIX);
     canonical(&json!({"wave": wave, "components": components}), &mut text);
-    let hash = Sha256::digest(text.as_bytes());
-    hash.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+/// Lowercase hex of `bytes` (digests of waves, Jobs, chart renders).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Compact JSON with the keys of every object sorted.

@@ -189,6 +189,13 @@ impl Engine {
         }
     }
 
+    /// This engine rendering charts with `helm` (an engine already started,
+    /// with its cache) instead of one made from the options.
+    pub fn with_helm(mut self, helm: Helm) -> Self {
+        self.helm = helm;
+        self
+    }
+
     /// The state store of a WaveSet.
     pub fn store(&self, waveset: &str) -> StateStore {
         StateStore::new(

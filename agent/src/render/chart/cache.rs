@@ -51,7 +51,7 @@ pub fn key(engine: &str, job: &Job) -> std::io::Result<String> {
     // another directory (a new cache dir, a test's temp dir) is the same input.
     let inputs = serde_json::json!([job.release, job.namespace, job.values, job.include_crds]);
     h.update(inputs.to_string().as_bytes());
-    Ok(hex(&h.finalize()))
+    Ok(crate::plan::digest::hex(&h.finalize()))
 }
 
 /// sha256 over a chart's files (relative path and content, in path order),
@@ -85,8 +85,4 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

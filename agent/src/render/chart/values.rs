@@ -4,6 +4,7 @@
 //! chart's default for that key).
 
 use super::super::{RenderError, yaml};
+use crate::config::merge_values;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -36,7 +37,7 @@ pub fn layered(
         let docs = yaml::documents(&text, rel)?;
         match docs.into_iter().next().map(|d| d.value) {
             None | Some(Value::Null) => {}
-            Some(v @ Value::Object(_)) => merge(&mut merged, v),
+            Some(v @ Value::Object(_)) => merge_values(&mut merged, v),
             Some(_) => {
                 return Err(RenderError::NotAMapping {
                     file: rel.to_path_buf(),
@@ -47,24 +48,8 @@ pub fn layered(
             }
         }
     }
-    merge(&mut merged, Value::Object(inline.clone()));
+    merge_values(&mut merged, Value::Object(inline.clone()));
     Ok(merged)
-}
-
-fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(existing @ Value::Object(_)) if v.is_object() => merge(existing, v),
-                    _ => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o,
-    }
 }
 
 #[cfg(test)]

@@ -150,27 +150,16 @@ impl WorkerClient {
     /// # Errors
     /// Why the worker could not start or load the library.
     pub fn version(&self) -> Result<String, String> {
-        let mut guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.start()?);
-        }
-        Ok(guard
-            .as_ref()
-            .map(|r| r.version.clone())
-            .unwrap_or_default())
+        let mut guard = self.lock();
+        Ok(self.running(&mut guard)?.version.clone())
     }
 
     /// Sends `job` and waits for its reply. Jobs are served one at a time.
     pub fn render(&self, job: &Job) -> Reply {
-        let mut guard = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            match self.start() {
-                Ok(r) => *guard = Some(r),
-                Err(message) => return engine_error(message),
-            }
-        }
-        let Some(running) = guard.as_mut() else {
-            return engine_error("helm worker not running".into());
+        let mut guard = self.lock();
+        let running = match self.running(&mut guard) {
+            Ok(r) => r,
+            Err(message) => return engine_error(message),
         };
         match running.exchange(job) {
             Ok(reply) => reply,
@@ -182,6 +171,19 @@ impl WorkerClient {
                 engine_error(message)
             }
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The running worker, started first if there is none.
+    fn running<'g>(&self, slot: &'g mut Option<Running>) -> Result<&'g mut Running, String> {
+        if slot.is_none() {
+            *slot = Some(self.start()?);
+        }
+        slot.as_mut()
+            .ok_or_else(|| "helm worker not running".to_owned())
     }
 
     fn start(&self) -> Result<Running, String> {
