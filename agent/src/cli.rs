@@ -26,7 +26,7 @@ pub enum Command {
     Reset(StateArgs),
     /// Print the rendered objects per wave, without a cluster.
     Render(RenderArgs),
-    /// What a change does, wave by wave, between two revisions (exit 0: nothing, 2: changes, 1: error).
+    /// What a change does, wave by wave: between two revisions, or against the cluster with --live (exit 0: nothing, 2: changes, 1: error).
     Diff(DiffArgs),
     /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
     Demo(DemoArgs),
@@ -201,6 +201,30 @@ pub struct RenderArgs {
     pub helm: HelmArgs,
 }
 
+/// Output format of `diff`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum DiffOutput {
+    /// Wave by wave for a terminal (coloured when it is one).
+    #[default]
+    Text,
+    /// A pull-request comment: a summary table, then a collapsible section per wave.
+    Markdown,
+    /// JSON for scripts (schema in docs/pr-review.md).
+    Json,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
 /// `wavesync diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -208,17 +232,70 @@ pub struct DiffArgs {
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
     /// The base revision (default: the merge-base of HEAD with the default branch).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "live")]
     pub base: Option<String>,
     /// The head revision (default: the working tree as it is on disk).
     #[arg(long)]
     pub head: Option<String>,
+    /// Diff the head against the cluster (server-side apply dry-run; never writes).
+    #[arg(long)]
+    pub live: bool,
     /// Per-cluster values to select.
     #[arg(long = "cluster")]
     pub cluster_name: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = DiffOutput::Text)]
+    pub output: DiffOutput,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Cluster access (with --live).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace of the state ConfigMap (with --live: which waves completed, what to prune).
+    #[arg(long, default_value = "wavesync", env = "WAVESYNC_NAMESPACE")]
+    pub state_namespace: String,
+    /// Dry-run requests in flight at once (with --live).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
     /// Helm engine.
     #[command(flatten)]
     pub helm: HelmArgs,
+}
+
+/// `wavesync validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The directory holding wavesync.yaml (a checkout; no Git needed).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Validate with this cluster's values only (default: every cluster
+    /// wavesync.yaml defines, or the defaults when it defines none).
+    #[arg(long = "cluster")]
+    pub cluster_name: Option<String>,
+    /// Also look up custom resource kinds in the cluster (a CRD installed
+    /// there counts, as well as one in an earlier or the same wave).
+    #[arg(long)]
+    pub live: bool,
+    /// Cluster access (with --live).
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = ValidateOutput::Text)]
+    pub output: ValidateOutput,
+    /// Helm engine.
+    #[command(flatten)]
+    pub helm: HelmArgs,
+}
+
+/// Output format of `validate`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum ValidateOutput {
+    /// One line per error: `file:line: message`.
+    #[default]
+    Text,
+    /// JSON for scripts.
+    Json,
 }
 
 /// `wavesync demo`.

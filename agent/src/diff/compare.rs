@@ -1,12 +1,10 @@
 //! Two plans → a [`PlanDiff`].
 
-use super::clean::{is_secret, mask_secret_pair, without_noise};
-use super::{Changed, PlanDiff, WaveDiff};
+use super::clean::{masked_yaml, unified};
+use super::{Added, Changed, PlanDiff, WaveDiff};
 use crate::apply::jobs::is_job;
 use crate::model::{ObjRef, Object};
 use crate::plan::Plan;
-use serde_json::Value;
-use similar::TextDiff;
 use std::collections::HashMap;
 
 /// Compares the plan of the base revision with the head's.
@@ -29,10 +27,13 @@ pub fn compare(base: &Plan, head: &Plan) -> PlanDiff {
                     if is_job(obj) {
                         wave.jobs_rerun.push(r.clone());
                     }
-                    wave.added.push((r, yaml(None, obj)));
+                    wave.added.push(Added {
+                        yaml: masked_yaml(&obj.json),
+                        reference: r,
+                    });
                 }
                 Some((from, before)) => {
-                    let diff = unified(before, obj);
+                    let diff = unified(&before.json, &obj.json, ("base", "head"));
                     let moved_from = (*from != hw.name).then(|| from.to_string());
                     if diff.is_empty() && moved_from.is_none() {
                         continue;
@@ -44,6 +45,7 @@ pub fn compare(base: &Plan, head: &Plan) -> PlanDiff {
                         reference: r,
                         moved_from,
                         diff,
+                        drift: Vec::new(),
                     });
                 }
             }
@@ -92,36 +94,4 @@ fn index(plan: &Plan) -> HashMap<ObjRef, (&str, &Object)> {
                 .map(move |o| (o.reference(), (w.name.as_str(), o)))
         })
         .collect()
-}
-
-/// The YAML a reviewer sees of `head` (noise removed, Secret values masked
-/// against `base`).
-fn yaml(base: Option<&Object>, head: &Object) -> String {
-    let (_, h) = cleaned(base, head);
-    serde_saphyr::to_string(&h).unwrap_or_default()
-}
-
-fn cleaned(base: Option<&Object>, head: &Object) -> (Option<Value>, Value) {
-    let mut b = base.map(|b| without_noise(&b.json));
-    let mut h = without_noise(&head.json);
-    if is_secret(&h) || b.as_ref().is_some_and(is_secret) {
-        mask_secret_pair(b.as_mut(), Some(&mut h));
-    }
-    (b, h)
-}
-
-/// A unified diff (3 lines of context) of the two objects' YAML; empty when
-/// they are the same.
-fn unified(base: &Object, head: &Object) -> String {
-    if without_noise(&base.json) == without_noise(&head.json) {
-        return String::new();
-    }
-    let (b, h) = cleaned(Some(base), head);
-    let before = serde_saphyr::to_string(&b).unwrap_or_default();
-    let after = serde_saphyr::to_string(&h).unwrap_or_default();
-    TextDiff::from_lines(&before, &after)
-        .unified_diff()
-        .context_radius(3)
-        .header("base", "head")
-        .to_string()
 }
