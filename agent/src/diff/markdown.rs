@@ -157,7 +157,7 @@ fn section(w: &WaveDiff, mode: Mode) -> Section {
         // A completed wave at the same digest is only checked for health,
         // so what differs in it stays as it is.
         (WaveState::Unchanged, Mode::Live) => {
-            format!("Digest unchanged ({head}): a sync skips the wave, so these differences stay.")
+            format!("Digest unchanged ({head}): a sync skips the wave, so these differences stay until `wavesync sync --repair`.")
         }
         (WaveState::Unchanged, Mode::Revisions) => format!("Digest unchanged ({head})."),
     };
