@@ -49,16 +49,7 @@ fn colour(choice: ColorChoice) -> bool {
 }
 
 fn revisions(args: &DiffArgs, dir: &Path, helm: &Helm) -> anyhow::Result<(PlanDiff, Source)> {
-    let repo = git2::Repository::discover(dir)
-        .with_context(|| format!("{} is not inside a Git repository", dir.display()))?;
-    let workdir = repo
-        .workdir()
-        .ok_or_else(|| anyhow!("the repository has no working tree"))?
-        .canonicalize()?;
-    let inside = dir
-        .strip_prefix(&workdir)
-        .unwrap_or(Path::new(""))
-        .to_path_buf();
+    let (repo, inside) = open_repo(dir)?;
     let scratch = tempfile_dir()?;
 
     let base_rev = match &args.base {
@@ -92,13 +83,7 @@ fn live(args: &DiffArgs, dir: &Path, helm: Helm) -> anyhow::Result<(PlanDiff, So
     let scratch = tempfile_dir()?;
     let (root, head_id) = match &args.head {
         Some(rev) => {
-            let repo = git2::Repository::discover(dir)
-                .with_context(|| format!("{} is not inside a Git repository", dir.display()))?;
-            let workdir = repo
-                .workdir()
-                .ok_or_else(|| anyhow!("the repository has no working tree"))?
-                .canonicalize()?;
-            let inside = dir.strip_prefix(&workdir).unwrap_or(Path::new(""));
+            let (repo, inside) = open_repo(dir)?;
             let root = export(&repo, rev, &scratch.0.join("head"))?.join(inside);
             (root, commit_id(&repo, rev)?)
         }
@@ -171,6 +156,22 @@ fn planned(root: &Path, cluster: Option<&str>, helm: &Helm) -> anyhow::Result<Pl
         inputs,
         &Builtin,
     )?)
+}
+
+/// The repository `dir` is in, and where `dir` is inside its working tree
+/// (the same place in an exported revision).
+fn open_repo(dir: &Path) -> anyhow::Result<(git2::Repository, PathBuf)> {
+    let repo = git2::Repository::discover(dir)
+        .with_context(|| format!("{} is not inside a Git repository", dir.display()))?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| anyhow!("the repository has no working tree"))?
+        .canonicalize()?;
+    let inside = dir
+        .strip_prefix(&workdir)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    Ok((repo, inside))
 }
 
 /// The full commit id a revision names.

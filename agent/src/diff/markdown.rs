@@ -157,7 +157,9 @@ fn section(w: &WaveDiff, mode: Mode) -> Section {
         // A completed wave at the same digest is only checked for health,
         // so what differs in it stays as it is.
         (WaveState::Unchanged, Mode::Live) => {
-            format!("Digest unchanged ({head}): a sync skips the wave, so these differences stay until `wavesync sync --repair`.")
+            format!(
+                "Digest unchanged ({head}): a sync skips the wave, so these differences stay until `wavesync sync --repair`."
+            )
         }
         (WaveState::Unchanged, Mode::Revisions) => format!("Digest unchanged ({head})."),
     };
@@ -183,26 +185,8 @@ fn section(w: &WaveDiff, mode: Mode) -> Section {
             .collect(),
     );
     group("**Changed**", w.changed.iter().map(changed).collect());
-    group(
-        "**Removed** (pruned by the sync)",
-        w.removed
-            .iter()
-            .map(|r| Item {
-                text: format!("- {}\n", code(&r.to_string())),
-                block: None,
-            })
-            .collect(),
-    );
-    group(
-        "**Jobs that run again**",
-        w.jobs_rerun
-            .iter()
-            .map(|r| Item {
-                text: format!("- {}\n", code(&r.to_string())),
-                block: None,
-            })
-            .collect(),
-    );
+    group("**Removed** (pruned by the sync)", ref_items(&w.removed));
+    group("**Jobs that run again**", ref_items(&w.jobs_rerun));
     group(
         "**Conflicts**: fields another manager owns, which the sync takes over",
         w.conflicts
@@ -466,4 +450,14 @@ fn html(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// One list item per object, without a block.
+fn ref_items(refs: &[crate::model::ObjRef]) -> Vec<Item> {
+    refs.iter()
+        .map(|r| Item {
+            text: format!("- {}\n", code(&r.to_string())),
+            block: None,
+        })
+        .collect()
 }
