@@ -28,6 +28,8 @@ pub enum Command {
     Render(RenderArgs),
     /// What a change does, wave by wave: between two revisions, or against the cluster with --live (exit 0: nothing, 2: changes, 1: error).
     Diff(DiffArgs),
+    /// Check a repository without a cluster: schema, renders, references, duplicates, CRD order (exit 0: valid, 1: errors).
+    Validate(ValidateArgs),
     /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
     Demo(DemoArgs),
     /// Run the simulated Kubernetes API server (for the demo, tests and trying kubectl).

@@ -21,3 +21,4 @@ pub mod render;
 pub mod report;
 pub mod source;
 pub mod state;
+pub mod validate;

@@ -32,6 +32,11 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         let changed = commands::diff::run(a)?;
         return Ok(std::process::ExitCode::from(if changed { 2 } else { 0 }));
     }
+    // `validate` exits 1 when it finds errors, having printed them all.
+    if let Command::Validate(a) = cli.command {
+        let valid = commands::validate::run(a)?;
+        return Ok(std::process::ExitCode::from(if valid { 0 } else { 1 }));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -55,7 +60,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Render(a) => commands::render::run(a),
         Command::Demo(a) => commands::demo::run(a).await,
         Command::Sim(a) => commands::sim::run(a).await,
-        Command::HelmWorker(_) | Command::Diff(_) => {
+        Command::HelmWorker(_) | Command::Diff(_) | Command::Validate(_) => {
             unreachable!("served before the runtime starts")
         }
     }

@@ -8,3 +8,4 @@ pub mod run;
 pub mod sim;
 pub mod status;
 pub mod sync;
+pub mod validate;

@@ -99,7 +99,7 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
 
 /// Reads `rel` under the canonical `root`, refusing a symlink that leads
 /// out of the repository (a committed `wavesync.yaml -> /etc/...`).
-fn read(root: &Path, rel: &Path) -> Result<String, ConfigError> {
+pub(super) fn read(root: &Path, rel: &Path) -> Result<String, ConfigError> {
     let full = root
         .join(rel)
         .canonicalize()
@@ -122,7 +122,7 @@ fn read(root: &Path, rel: &Path) -> Result<String, ConfigError> {
 
 /// `apiVersion` and `kind` must be ours: another version of the format
 /// would be misread field by field.
-fn check_header(
+pub(super) fn check_header(
     raw: &schema::File,
     here: &impl Fn(Option<(u32, u32)>, &str) -> Site,
 ) -> Result<(), ConfigError> {
@@ -145,7 +145,7 @@ fn check_header(
 }
 
 /// Picks the cluster: the one named, or the only one declared.
-fn select_cluster<'a>(
+pub(super) fn select_cluster<'a>(
     raw: &'a schema::File,
     wanted: Option<&str>,
     here: &impl Fn(Option<(u32, u32)>, &str) -> Site,
@@ -205,7 +205,7 @@ fn select_cluster<'a>(
 }
 
 /// The selected cluster's values, each key with where it is written.
-fn cluster_values(
+pub(super) fn cluster_values(
     root: &Path,
     tree: &Node,
     index: usize,

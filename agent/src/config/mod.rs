@@ -19,12 +19,14 @@
 //! ignored setting.
 //!
 //! Files, one job each: `schema.rs` (the on-disk format), `types.rs` (the
-//! resolved types), `load.rs` ([`load()`]), `resolve.rs` (format → types,
+//! resolved types), `load.rs` ([`load()`]), `check.rs` ([`check()`]: every
+//! error at once, for `wavesync validate`), `resolve.rs` (format → types,
 //! validation), `values.rs` ([`Values`], merging and substitution),
 //! `placeholder.rs` (finding placeholders), `duration.rs` (`1h30m`),
 //! `paths.rs` (paths that stay inside the repository), `yaml.rs` (parsing
 //! with locations), `errors.rs` ([`ConfigError`]).
 
+mod check;
 mod duration;
 mod errors;
 mod load;
@@ -39,6 +41,7 @@ mod yaml;
 #[cfg(test)]
 mod tests;
 
+pub use check::{Checked, WaveSites, check, cluster_names};
 pub use duration::{DurationError, format as format_duration, parse as parse_duration};
 pub use errors::{ConfigError, Position, Site, ValuesOrigin, ValuesSource};
 pub use load::{API_VERSION, FILE_NAME, KIND, load};

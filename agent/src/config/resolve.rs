@@ -167,8 +167,22 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
         && s.ends_with(ok_char)
 }
 
+/// A wave written with both `path` and `components`.
+pub(super) const WAVE_BOTH: &str =
+    "a wave has either `path` (plain manifests) or `components`, not both";
+/// A wave written with neither `path` nor `components`.
+pub(super) const WAVE_NEITHER: &str = "a wave needs `path` (plain manifests) or `components`";
+/// A wave whose `components` list is empty.
+pub(super) const NO_COMPONENTS: &str = "a wave needs at least one component";
+/// A component written with both `path` and `chart`.
+pub(super) const COMPONENT_BOTH: &str =
+    "a component has either `path` (manifests or an overlay) or `chart`, not both";
+/// A component written with neither `path` nor `chart`.
+pub(super) const COMPONENT_NEITHER: &str =
+    "a component needs `path` (manifests or an overlay) or `chart` (a Helm chart)";
+
 /// Appends a field to a document path.
-fn field(path: &str, name: &str) -> String {
+pub(super) fn field(path: &str, name: &str) -> String {
     format!("{path}.{name}")
 }
 
@@ -194,7 +208,7 @@ pub(crate) fn defaults(
 }
 
 /// A duration that must be longer than zero (a timeout).
-fn positive(ctx: &Ctx<'_>, t: &Text, path: &str) -> Result<Duration, ConfigError> {
+pub(super) fn positive(ctx: &Ctx<'_>, t: &Text, path: &str) -> Result<Duration, ConfigError> {
     let d = ctx.duration(t, path)?;
     if d.is_zero() {
         return Err(ctx.invalid(loc_of(t), path, "a timeout must be longer than 0s"));
@@ -203,7 +217,7 @@ fn positive(ctx: &Ctx<'_>, t: &Text, path: &str) -> Result<Duration, ConfigError
 }
 
 /// Fills a retry policy field by field from `base`.
-fn retry(
+pub(super) fn retry(
     ctx: &Ctx<'_>,
     raw: Option<&schema::Retry>,
     base: RetryPolicy,
@@ -278,14 +292,8 @@ fn wave(
             health: Vec::new(),
         }],
         (None, Some(list)) => components(ctx, list, &field(path, "components"))?,
-        (Some(_), Some(_)) => {
-            let msg = "a wave has either `path` (plain manifests) or `components`, not both";
-            return Err(ctx.invalid(loc_of(w), path, msg));
-        }
-        (None, None) => {
-            let msg = "a wave needs `path` (plain manifests) or `components`";
-            return Err(ctx.invalid(loc_of(w), path, msg));
-        }
+        (Some(_), Some(_)) => return Err(ctx.invalid(loc_of(w), path, WAVE_BOTH)),
+        (None, None) => return Err(ctx.invalid(loc_of(w), path, WAVE_NEITHER)),
     };
     let timeout = match &raw.timeout {
         Some(t) => positive(ctx, t, &field(path, "timeout"))?,
@@ -318,7 +326,7 @@ fn components(
     path: &str,
 ) -> Result<Vec<Component>, ConfigError> {
     if list.value.is_empty() {
-        return Err(ctx.invalid(loc_of(list), path, "a wave needs at least one component"));
+        return Err(ctx.invalid(loc_of(list), path, NO_COMPONENTS));
     }
     let mut seen = Names::new("component");
     let mut out = Vec::with_capacity(list.value.len());
@@ -335,16 +343,8 @@ fn components(
                 let (p, source) = chart(ctx, ch, &field(&path, "chart"), &name)?;
                 (p, Some(source))
             }
-            (Some(_), Some(_)) => {
-                let msg =
-                    "a component has either `path` (manifests or an overlay) or `chart`, not both";
-                return Err(ctx.invalid(loc_of(c), &path, msg));
-            }
-            (None, None) => {
-                let msg =
-                    "a component needs `path` (manifests or an overlay) or `chart` (a Helm chart)";
-                return Err(ctx.invalid(loc_of(c), &path, msg));
-            }
+            (Some(_), Some(_)) => return Err(ctx.invalid(loc_of(c), &path, COMPONENT_BOTH)),
+            (None, None) => return Err(ctx.invalid(loc_of(c), &path, COMPONENT_NEITHER)),
         };
         let component = Component {
             name,
@@ -367,7 +367,7 @@ fn components(
 /// Resolves `chart`: its path (a directory with `Chart.yaml`, or a `.tgz`),
 /// values files and inline values (placeholders substituted; a string that
 /// is one whole placeholder takes the value's type, as in manifests).
-fn chart(
+pub(super) fn chart(
     ctx: &Ctx<'_>,
     ch: &Spanned<schema::Chart>,
     path: &str,
@@ -473,7 +473,7 @@ fn requirements(
 }
 
 /// Resolves one requirement.
-fn requirement(
+pub(super) fn requirement(
     ctx: &Ctx<'_>,
     r: &Spanned<schema::Requirement>,
     path: &str,
@@ -555,7 +555,11 @@ fn selector(
 }
 
 /// Resolves `skipIf`.
-fn skip_if(ctx: &Ctx<'_>, s: &schema::SkipIf, path: &str) -> Result<SkipRule, ConfigError> {
+pub(super) fn skip_if(
+    ctx: &Ctx<'_>,
+    s: &schema::SkipIf,
+    path: &str,
+) -> Result<SkipRule, ConfigError> {
     Ok(SkipRule {
         exists: selector(ctx, &s.exists, &field(path, "exists"))?,
     })
@@ -568,6 +572,18 @@ fn health(
     raw: &[Spanned<schema::Health>],
     path: &str,
 ) -> Result<Vec<HealthRule>, ConfigError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, h)| health_rule(ctx, h, &format!("{path}[{i}]")))
+        .collect()
+}
+
+/// Resolves one health rule written at `path` (`spec.waves[2].health[0]`).
+pub(super) fn health_rule(
+    ctx: &Ctx<'_>,
+    h: &Spanned<schema::Health>,
+    path: &str,
+) -> Result<HealthRule, ConfigError> {
     let cel = |t: &Text, path: String| -> Result<String, ConfigError> {
         let expr = ctx.text(t, &path)?;
         if expr.trim().is_empty() {
@@ -579,27 +595,21 @@ fn health(
         }
         Ok(expr)
     };
-    raw.iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let path = format!("{path}[{i}]");
-            let h = &h.value;
-            Ok(HealthRule {
-                api_version: h
-                    .api_version
-                    .as_ref()
-                    .map(|t| ctx.required(t, &field(&path, "apiVersion")))
-                    .transpose()?,
-                kind: ctx.required(&h.kind, &field(&path, "kind"))?,
-                ready: cel(&h.ready, field(&path, "ready"))?,
-                failed: h
-                    .failed
-                    .as_ref()
-                    .map(|t| cel(t, field(&path, "failed")))
-                    .transpose()?,
-            })
-        })
-        .collect()
+    let h = &h.value;
+    Ok(HealthRule {
+        api_version: h
+            .api_version
+            .as_ref()
+            .map(|t| ctx.required(t, &field(path, "apiVersion")))
+            .transpose()?,
+        kind: ctx.required(&h.kind, &field(path, "kind"))?,
+        ready: cel(&h.ready, field(path, "ready"))?,
+        failed: h
+            .failed
+            .as_ref()
+            .map(|t| cel(t, field(path, "failed")))
+            .transpose()?,
+    })
 }
 
 /// Names seen so far, with the line of their first use.

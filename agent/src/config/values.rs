@@ -268,6 +268,23 @@ impl Values {
         }
         Ok(())
     }
+
+    /// Like [`Values::check_required`], but every offending declaration, not
+    /// only the first: `wavesync validate` reports them all.
+    pub(crate) fn check_required_all(
+        &self,
+        declarations: &BTreeMap<String, Spanned<Declaration>>,
+        site: impl Fn(&str) -> Site,
+    ) -> Vec<ConfigError> {
+        declarations
+            .iter()
+            .filter(|(_, d)| d.value.required)
+            .filter_map(|(key, _)| match self.scalar(key) {
+                Ok(_) | Err(Problem::NotScalar(..)) => None,
+                Err(problem) => Some(self.error(problem, site(key), "`required` flag")),
+            })
+            .collect()
+    }
 }
 
 /// Deep merge: maps merge key by key, anything else is replaced, as Helm

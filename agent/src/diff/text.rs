@@ -57,7 +57,8 @@ fn wave(out: &mut Out, w: &WaveDiff, mode: Mode) {
         // A completed wave at the same digest is only checked for health,
         // so what differs in it stays as it is.
         (_, _, _) if mode == Mode::Live => {
-            "unchanged digest (a sync skips the wave: these differences stay until sync --repair)".to_owned()
+            "unchanged digest (a sync skips the wave: these differences stay until sync --repair)"
+                .to_owned()
         }
         (_, _, _) => "unchanged digest".to_owned(),
     };

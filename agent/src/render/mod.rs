@@ -74,3 +74,27 @@ pub fn render_path(req: &RenderRequest) -> Result<Vec<Object>, RenderError> {
         SourceKind::Chart => Err(detect::unsupported(kind, &target.rel)),
     }
 }
+
+/// Like [`render_path`], but plain manifests keep going after a broken file
+/// or document: every object that renders, and every error, so that
+/// `wavesync validate` reports them all. An overlay is built as a whole and
+/// stops at its first error, as with [`render_path`].
+pub fn render_path_all(req: &RenderRequest) -> (Vec<Object>, Vec<RenderError>) {
+    let target = match paths::resolve(req.repo_root, req.path) {
+        Ok((_, target)) => target,
+        Err(e) => return (Vec::new(), vec![e]),
+    };
+    let kind = if target.abs.is_dir() {
+        source_kind(&target.abs)
+    } else {
+        SourceKind::Plain
+    };
+    match kind {
+        SourceKind::Plain => plain::render_all(req),
+        SourceKind::Overlay => match Overlay.render(req) {
+            Ok(objects) => (objects, Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        },
+        SourceKind::Chart => (Vec::new(), vec![detect::unsupported(kind, &target.rel)]),
+    }
+}

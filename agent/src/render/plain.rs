@@ -25,12 +25,51 @@ impl Renderer for Plain {
     }
 }
 
+/// Renders every file and document at the request's path that it can,
+/// returning the objects and every error: a broken file or document does not
+/// hide the next (for `wavesync validate`; [`Plain`] stops at the first).
+pub(crate) fn render_all(req: &RenderRequest) -> (Vec<Object>, Vec<RenderError>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let files = paths::resolve(req.repo_root, req.path)
+        .and_then(|(root, t)| paths::manifest_files(&root, &t));
+    match files {
+        Ok(files) => {
+            for file in files {
+                match documents(&file, req.substitute) {
+                    Ok(docs) => {
+                        for doc in docs {
+                            if let Err(e) = objects::collect(doc, &file.rel, &mut out) {
+                                errors.push(e);
+                            }
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    (out, errors)
+}
+
 /// Appends the objects of one file to `out`.
 fn render_file(
     file: &RepoPath,
     substitute: &dyn Fn(&str, &Path) -> Result<String, String>,
     out: &mut Vec<Object>,
 ) -> Result<(), RenderError> {
+    for doc in documents(file, substitute)? {
+        objects::collect(doc, &file.rel, out)?;
+    }
+    Ok(())
+}
+
+/// The documents of one file: read, substituted, parsed.
+fn documents(
+    file: &RepoPath,
+    substitute: &dyn Fn(&str, &Path) -> Result<String, String>,
+) -> Result<Vec<yaml::Document>, RenderError> {
     let bytes = std::fs::read(&file.abs).map_err(|source| RenderError::Io {
         path: file.rel.clone(),
         source,
@@ -44,15 +83,11 @@ fn render_file(
         message,
     })?;
     let is_json = file.rel.extension().is_some_and(|e| e == "json");
-    let docs = if is_json {
-        json::documents(&text, &file.rel)?
+    if is_json {
+        json::documents(&text, &file.rel)
     } else {
-        yaml::documents(&text, &file.rel)?
-    };
-    for doc in docs {
-        objects::collect(doc, &file.rel, out)?;
+        yaml::documents(&text, &file.rel)
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -276,6 +311,36 @@ data:
             "{e}"
         );
         assert_eq!(e.category(), Category::Config);
+    }
+
+    #[test]
+    fn render_all_keeps_going_after_a_broken_file_or_document() {
+        let r = repo(&[
+            (
+                "w/a.yaml",
+                &format!(
+                    "{}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{}}\n---\n{}",
+                    cm("a1"),
+                    cm("a2")
+                ),
+            ),
+            ("w/b.yaml", "apiVersion: v1\nkind: [\n"),
+            ("w/c.yaml", &cm("c")),
+        ]);
+        let (objs, errors) = crate::render::render_path_all(&RenderRequest {
+            repo_root: r.path(),
+            path: "w",
+            substitute: &verbatim,
+        });
+        let names: Vec<_> = objs.iter().map(|o| o.reference().name).collect();
+        assert_eq!(names, ["a1", "a2", "c"]);
+        let errors: Vec<_> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(
+            errors[0],
+            "w/a.yaml:6: object has no metadata.name (a non-empty string is required)"
+        );
+        assert!(errors[1].starts_with("w/b.yaml:"), "{errors:?}");
     }
 
     #[test]
