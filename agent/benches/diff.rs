@@ -246,7 +246,7 @@ async fn live() {
             for _ in 0..RUNS {
                 let start = Instant::now();
                 let (ws, plan) = engine.plan(&root).await.unwrap();
-                let diff = diff_live(&resolver, &ws.name, &plan, &LiveOptions::default())
+                let diff = diff_live(&resolver, &ws, &plan, &LiveOptions::default())
                     .await
                     .unwrap();
                 runs.push(start.elapsed());

@@ -115,7 +115,7 @@ async fn live_diff_shows_drift_and_its_manager_and_writes_nothing() {
 
     let before = versions(&env).await;
     let (ws, plan) = engine.plan(env.repo.path()).await.unwrap();
-    let diff = diff_live(&env.resolver, &ws.name, &plan, &LiveOptions::default())
+    let diff = diff_live(&env.resolver, &ws, &plan, &LiveOptions::default())
         .await
         .unwrap();
     assert_eq!(versions(&env).await, before, "a live diff must not write");
@@ -212,7 +212,7 @@ async fn live_diff_shows_drift_and_its_manager_and_writes_nothing() {
     let (_, res) = env.sync(&engine).await;
     res.unwrap();
     let (ws, plan) = engine.plan(env.repo.path()).await.unwrap();
-    let diff = diff_live(&env.resolver, &ws.name, &plan, &LiveOptions::default())
+    let diff = diff_live(&env.resolver, &ws, &plan, &LiveOptions::default())
         .await
         .unwrap();
     assert!(!diff.has_changes(), "{diff:#?}");
@@ -267,4 +267,89 @@ async fn the_command_diffs_a_fresh_cluster_and_exits_2() {
         env.get("v1", "Namespace", "", "shop").await.is_none(),
         "nothing was written"
     );
+}
+
+const GATED: &str = r#"apiVersion: wavesync.io/v1alpha1
+kind: WaveSet
+metadata: { name: shop }
+spec:
+  namespace: shop
+  waves:
+    - name: base
+      path: waves/base
+    - name: operators
+      components:
+        - name: widget-operator
+          path: waves/operators/widget
+          skipIf: { exists: { apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, name: widget-manager } }
+        - name: settings
+          path: waves/operators/settings
+    - name: apps
+      requires:
+        - secret: { name: db-creds, keys: [password] }
+      path: waves/apps
+"#;
+
+/// The live diff checks the sync's gates: a component whose `skipIf` holds
+/// is not diffed (the sync leaves it alone) and a `requires` not met is
+/// reported, as the sync would wait on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_components_are_not_diffed_and_unmet_requirements_are_shown() {
+    let env = Env::start().await;
+    env.create(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "widget-manager"}, "rules": []}),
+    )
+    .await;
+    env.repo.write("wavesync.yaml", GATED);
+    env.repo
+        .write("waves/base/ns.yaml", &common::namespace("shop", &[]));
+    env.repo.write(
+        "waves/operators/widget/clusterrole.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: widget-manager}\nrules: []\n",
+    );
+    env.repo.write(
+        "waves/operators/settings/cm.yaml",
+        &configmap("operator-settings", "shop", "1", &[]),
+    );
+    env.repo
+        .write("waves/apps/cm.yaml", &configmap("app", "shop", "1", &[]));
+    env.repo.commit("gated");
+
+    let (ws, plan) = env.engine().plan(env.repo.path()).await.unwrap();
+    let diff = diff_live(&env.resolver, &ws, &plan, &LiveOptions::default())
+        .await
+        .unwrap();
+    let operators = wave(&diff, "operators");
+    assert_eq!(operators.skipped.len(), 1, "{operators:#?}");
+    assert_eq!(operators.skipped[0].component, "widget-operator");
+    assert!(
+        operators.skipped[0]
+            .reason
+            .contains("ClusterRole widget-manager already exists"),
+        "{}",
+        operators.skipped[0].reason
+    );
+    let names: Vec<&str> = operators
+        .added
+        .iter()
+        .map(|a| a.reference.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["operator-settings"],
+        "the skipped component's ClusterRole is left alone"
+    );
+    assert!(operators.conflicts.is_empty() && operators.changed.is_empty());
+
+    let apps = wave(&diff, "apps");
+    assert_eq!(apps.unmet.len(), 1, "{apps:#?}");
+    assert!(apps.unmet[0].contains("db-creds"), "{}", apps.unmet[0]);
+
+    let text = wavesync::diff::render_text(&diff, &Default::default(), false);
+    assert!(
+        text.contains("  » component widget-operator is skipped (skipIf): ClusterRole widget-manager already exists"),
+        "{text}"
+    );
+    assert!(text.contains("  ⧗ requires not met yet: "), "{text}");
 }

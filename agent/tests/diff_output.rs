@@ -20,8 +20,8 @@ use common::{TestRepo, configmap, job, write_standard};
 use std::path::PathBuf;
 use std::process::Command;
 use wavesync::diff::{
-    Added, Changed, Conflict, Drift, Mode, PlanDiff, Rejected, Source, WaveDiff, render_json,
-    render_markdown, render_text,
+    Added, Changed, Conflict, Drift, Mode, PlanDiff, Rejected, Skipped, Source, WaveDiff,
+    render_json, render_markdown, render_text,
 };
 use wavesync::model::ObjRef;
 
@@ -250,6 +250,11 @@ fn live_diff() -> (PlanDiff, Source) {
             name: "crds".into(),
             base_digest: digest('b'),
             head_digest: digest('b'),
+            skipped: vec![Skipped {
+                component: "widget-operator".into(),
+                reason: "ClusterRole widget-manager already exists, managed by another installer"
+                    .into(),
+            }],
             ..WaveDiff::default()
         },
         WaveDiff {
@@ -300,6 +305,7 @@ fn live_diff() -> (PlanDiff, Source) {
                 yaml: "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  namespace: shop\n".into(),
             }],
             jobs_rerun: vec![obj("batch/v1", "Job", "shop", "migrate")],
+            unmet: vec!["Secret shop/db-creds does not exist".into()],
             rejected: vec![Rejected {
                 reference: obj("apps/v1", "Deployment", "shop", "worker"),
                 origin: "waves/jobs/worker.yaml:1".into(),

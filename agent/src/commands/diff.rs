@@ -110,7 +110,7 @@ fn live(args: &DiffArgs, dir: &Path, helm: Helm) -> anyhow::Result<(PlanDiff, So
         let resolver = crate::apply::Resolver::new(client);
         let diff = diff_live(
             &resolver,
-            &ws.name,
+            &ws,
             &plan,
             &LiveOptions {
                 concurrency: args.concurrency.max(1),

@@ -6,15 +6,17 @@
 
 use super::clean::{masked_yaml, unified};
 use super::drift::drifted;
-use super::{Added, Changed, Conflict, PlanDiff, Rejected, WaveDiff};
+use super::{Added, Changed, Conflict, PlanDiff, Rejected, Skipped, WaveDiff};
 use crate::apply::jobs::{self, JOB_DIGEST, is_job};
 use crate::apply::prune::prune;
 use crate::apply::ssa::{Backoff, describe};
 use crate::apply::staged::REVISION_ANNOTATION;
 use crate::apply::{ApplyError, FIELD_MANAGER, Resolver};
+use crate::config::{self, WaveSet};
 use crate::error::{Categorized, Category};
 use crate::model::{ObjRef, Object};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedWave};
+use crate::reconcile::gates::{self, GateError};
 use crate::state::{StateError, StateStore, WaveStatus};
 use futures::StreamExt;
 use kube::api::{DynamicObject, Patch, PatchParams};
@@ -53,6 +55,9 @@ pub enum LiveError {
     /// Discovery, a read, or the prune check failed.
     #[error(transparent)]
     Lookup(Box<ApplyError>),
+    /// Reading what `requires` or `skipIf` look at failed.
+    #[error(transparent)]
+    Gate(#[from] GateError),
     /// The API server kept failing (after retries) or refused access, so
     /// the diff would be incomplete.
     #[error("{object}: {message}")]
@@ -77,6 +82,7 @@ impl Categorized for LiveError {
         match self {
             LiveError::State(e) => e.category(),
             LiveError::Lookup(e) => e.category(),
+            LiveError::Gate(e) => e.category(),
             LiveError::Api { category, .. } => *category,
         }
     }
@@ -113,28 +119,40 @@ struct Ctx<'a> {
     backoff: Backoff,
 }
 
-/// The head's plan of WaveSet `waveset` against the cluster.
+/// The head's plan of `ws` against the cluster. Components the sync would
+/// skip (`skipIf`) are not diffed; unmet `requires` are reported.
 ///
 /// # Errors
 /// Reading the record, discovery, or API failures that are not a verdict on
 /// an object: transient failures after retries, and missing permissions.
 pub async fn diff_live(
     resolver: &Resolver,
-    waveset: &str,
+    ws: &WaveSet,
     plan: &Plan,
     options: &LiveOptions,
 ) -> Result<PlanDiff, LiveError> {
+    let waveset = ws.name.as_str();
     let store = StateStore::new(resolver.client().clone(), &options.state_namespace, waveset);
     let record = store.load().await?.map(|l| l.record);
-    let objects: Vec<&Object> = plan
+    let mut gated = Vec::new();
+    for w in &plan.waves {
+        gated.push(gate(resolver, ws, w).await?);
+    }
+    let every: Vec<&Object> = plan
         .waves
         .iter()
         .flat_map(|w| w.components.iter().flat_map(|c| &c.objects))
         .collect();
+    let objects: Vec<&Object> = plan
+        .waves
+        .iter()
+        .zip(&gated)
+        .flat_map(|(w, g)| applied_objects(w, g))
+        .collect();
     let ctx = Ctx {
         resolver,
-        crds: objects.iter().filter_map(|o| crd_kind(&o.json)).collect(),
-        namespaces: objects
+        crds: every.iter().filter_map(|o| crd_kind(&o.json)).collect(),
+        namespaces: every
             .iter()
             .filter(|o| o.json["kind"] == "Namespace" && o.json["apiVersion"] == "v1")
             .map(|o| o.reference().name)
@@ -148,9 +166,9 @@ pub async fn diff_live(
         .await;
     let mut probes = probes.into_iter();
 
-    let planned: HashSet<ObjRef> = objects.iter().map(|o| o.reference()).collect();
+    let planned: HashSet<ObjRef> = every.iter().map(|o| o.reference()).collect();
     let mut waves = Vec::new();
-    for w in &plan.waves {
+    for (w, gate) in plan.waves.iter().zip(gated) {
         let recorded = record.as_ref().and_then(|r| r.wave(&w.name));
         let mut wave = WaveDiff {
             name: w.name.clone(),
@@ -160,7 +178,7 @@ pub async fn diff_live(
             head_digest: Some(w.digest.clone()),
             ..WaveDiff::default()
         };
-        for obj in w.components.iter().flat_map(|c| &c.objects) {
+        for obj in applied_objects(w, &gate) {
             let reference = obj.reference();
             let Some(p) = probes.next() else { break };
             let p = p?;
@@ -188,7 +206,12 @@ pub async fn diff_live(
             }
         }
         let inventory = record.as_ref().and_then(|r| r.inventory.waves.get(&w.name));
-        wave.removed = pruned(resolver, waveset, inventory, &planned).await?;
+        // A wave the sync skips entirely prunes nothing either.
+        if !gate.skipped.iter().any(|s| s.component == "*") {
+            wave.removed = pruned(resolver, waveset, inventory, &planned).await?;
+        }
+        wave.skipped = gate.skipped;
+        wave.unmet = gate.unmet;
         waves.push(wave);
     }
     // Waves the record has and the plan no longer has: their objects go.
@@ -212,6 +235,77 @@ pub async fn diff_live(
         }
     }
     Ok(PlanDiff { waves })
+}
+
+/// What the sync's gates in front of a wave say now.
+#[derive(Default)]
+struct Gate {
+    skipped: Vec<Skipped>,
+    unmet: Vec<String>,
+}
+
+/// The wave's and its components' `skipIf` and `requires`, checked once
+/// (no grace period: the diff reports, it does not wait), in the order the
+/// sync checks them.
+async fn gate(resolver: &Resolver, ws: &WaveSet, wave: &PlannedWave) -> Result<Gate, LiveError> {
+    let mut out = Gate::default();
+    let Some(spec) = ws.waves.iter().find(|s| s.name == wave.name) else {
+        return Ok(out);
+    };
+    if let Some(rule) = &spec.skip_if
+        && let Some(reason) = gates::should_skip(resolver, rule, &ws.name).await?
+    {
+        out.skipped.push(Skipped {
+            component: "*".into(),
+            reason,
+        });
+        return Ok(out);
+    }
+    let default_ns = ws.namespace.as_deref().unwrap_or("default");
+    unmet(resolver, &spec.requires, default_ns, &mut out.unmet).await?;
+    for c in &wave.components {
+        let Some(cs) = spec.components.iter().find(|s| s.name == c.name) else {
+            continue;
+        };
+        if let Some(rule) = &cs.skip_if
+            && let Some(reason) = gates::should_skip(resolver, rule, &ws.name).await?
+        {
+            out.skipped.push(Skipped {
+                component: c.name.clone(),
+                reason,
+            });
+            continue;
+        }
+        unmet(resolver, &cs.requires, default_ns, &mut out.unmet).await?;
+    }
+    Ok(out)
+}
+
+/// Adds the requirements not met now to `out`.
+async fn unmet(
+    resolver: &Resolver,
+    reqs: &[config::Requirement],
+    default_ns: &str,
+    out: &mut Vec<String>,
+) -> Result<(), LiveError> {
+    match gates::check_requirements(resolver, reqs, default_ns, std::time::Duration::ZERO).await {
+        Ok(()) => Ok(()),
+        Err(GateError::Unmet(why)) => {
+            out.push(why);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The objects of the components the sync applies.
+fn applied_objects<'p>(wave: &'p PlannedWave, gate: &Gate) -> impl Iterator<Item = &'p Object> {
+    let skipped: HashSet<String> = gate.skipped.iter().map(|s| s.component.clone()).collect();
+    let all = skipped.contains("*");
+    wave.components
+        .iter()
+        .filter(move |c| !all && !skipped.contains(&c.name))
+        .flat_map(|c| &c.objects)
 }
 
 /// The inventory's objects that the plan no longer has and a sync would

@@ -30,6 +30,15 @@ pub fn render_markdown(diff: &PlanDiff, source: &Source) -> String {
             Mode::Revisions => "No changes: every wave renders the same objects.\n",
             Mode::Live => "No changes: the cluster already has what the head applies.\n",
         });
+        for w in diff.shown() {
+            let _ = writeln!(head, "\n**{}**:\n", html(&w.name));
+            for item in gate_items(w) {
+                head.push_str(&item.text);
+                if let Some(block) = &item.block {
+                    head.push_str(block);
+                }
+            }
+        }
         return head;
     }
     let changed = diff.waves.iter().filter(|w| w.has_changes()).count();
@@ -43,7 +52,7 @@ pub fn render_markdown(diff: &PlanDiff, source: &Source) -> String {
     let sections: Vec<Section> = diff
         .waves
         .iter()
-        .filter(|w| w.has_changes())
+        .filter(|w| w.has_changes() || w.has_notes())
         .map(|w| section(w, source.mode))
         .collect();
     let keep = fit(&head, &sections);
@@ -156,12 +165,12 @@ fn section(w: &WaveDiff, mode: Mode) -> Section {
         ),
         // A completed wave at the same digest is only checked for health,
         // so what differs in it stays as it is.
-        (WaveState::Unchanged, Mode::Live) => {
+        (WaveState::Unchanged, Mode::Live) if w.has_changes() => {
             format!(
                 "Digest unchanged ({head}): a sync skips the wave, so these differences stay until `wavesync sync --repair`."
             )
         }
-        (WaveState::Unchanged, Mode::Revisions) => format!("Digest unchanged ({head})."),
+        (WaveState::Unchanged, _) => format!("Digest unchanged ({head})."),
     };
     let _ = writeln!(open, "{about}\n");
 
@@ -207,7 +216,30 @@ fn section(w: &WaveDiff, mode: Mode) -> Section {
             })
             .collect(),
     );
+    group("**Gates**", gate_items(w));
     Section { open, groups }
+}
+
+/// Components the sync skips and requirements it will wait for.
+fn gate_items(w: &WaveDiff) -> Vec<Item> {
+    let skipped = w.skipped.iter().map(|s| {
+        let what = if s.component == "*" {
+            "The whole wave is skipped".to_owned()
+        } else {
+            format!("Component {} is skipped", code(&s.component))
+        };
+        Item {
+            text: format!("- {what} (`skipIf`): {}\n", escape(&s.reason)),
+            block: None,
+        }
+    });
+    let unmet = w.unmet.iter().map(|u| {
+        message_item(
+            "- Requires not met yet (the sync waits for it before this wave)".to_owned(),
+            u,
+        )
+    });
+    skipped.chain(unmet).collect()
 }
 
 fn changed(c: &Changed) -> Item {

@@ -71,6 +71,13 @@ impl PlanDiff {
         self.waves.iter().any(WaveDiff::has_changes)
     }
 
+    /// The waves an output shows: those that change or have notes.
+    pub fn shown(&self) -> impl Iterator<Item = &WaveDiff> {
+        self.waves
+            .iter()
+            .filter(|w| w.has_changes() || w.has_notes())
+    }
+
     /// The counts over all waves.
     pub fn totals(&self) -> Counts {
         let mut c = Counts::default();
@@ -110,6 +117,13 @@ pub struct WaveDiff {
     pub conflicts: Vec<Conflict>,
     /// Live mode: objects the API server rejects (the sync would fail here).
     pub rejected: Vec<Rejected>,
+    /// Live mode: components whose `skipIf` holds in the cluster; the sync
+    /// leaves their objects alone, so they are not diffed.
+    pub skipped: Vec<Skipped>,
+    /// Live mode: `requires` not met in the cluster now. The sync waits for
+    /// them (up to its grace period) before applying the wave, then fails
+    /// the wave — unless an earlier wave of the same sync provides them.
+    pub unmet: Vec<String>,
 }
 
 impl WaveDiff {
@@ -126,6 +140,12 @@ impl WaveDiff {
             || !self.removed.is_empty()
             || !self.conflicts.is_empty()
             || !self.rejected.is_empty()
+    }
+
+    /// Whether the live gates have something to say of the wave (skipped
+    /// components, requirements not met): shown, but not a change.
+    pub fn has_notes(&self) -> bool {
+        !self.skipped.is_empty() || !self.unmet.is_empty()
     }
 
     /// How a reviewer reads the wave's digests in one word.
@@ -238,6 +258,16 @@ pub struct Changed {
     /// who changed them. The sync sets them back when it applies the wave:
     /// when its digest changes, or with `wavesync sync --repair`.
     pub drift: Vec<Drift>,
+}
+
+/// A component the sync skips.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    /// The component (`*`: the whole wave).
+    pub component: String,
+    /// Why: the `skipIf` object found, and who manages it.
+    pub reason: String,
 }
 
 /// A live field that differs from Git because something else changed it.

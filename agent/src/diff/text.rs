@@ -29,9 +29,12 @@ pub fn render_text(diff: &PlanDiff, source: &Source, colour: bool) -> String {
                 Mode::Live => "no changes: the cluster already has what the head applies",
             },
         );
+        for w in diff.shown() {
+            notes(&mut out, w);
+        }
         return out.text;
     }
-    for w in diff.waves.iter().filter(|w| w.has_changes()) {
+    for w in diff.shown() {
         wave(&mut out, w, source.mode);
     }
     let changed = diff.waves.iter().filter(|w| w.has_changes()).count();
@@ -56,7 +59,7 @@ fn wave(out: &mut Out, w: &WaveDiff, mode: Mode) {
         }
         // A completed wave at the same digest is only checked for health,
         // so what differs in it stays as it is.
-        (_, _, _) if mode == Mode::Live => {
+        (_, _, _) if mode == Mode::Live && w.has_changes() => {
             "unchanged digest (a sync skips the wave: these differences stay until sync --repair)"
                 .to_owned()
         }
@@ -103,6 +106,34 @@ fn wave(out: &mut Out, w: &WaveDiff, mode: Mode) {
             &format!("  ✗ {}{origin}: rejected: ", r.reference),
             &r.message,
             "",
+        );
+    }
+    gates(out, w);
+}
+
+/// A wave with nothing to change but notes, when nothing changes at all.
+fn notes(out: &mut Out, w: &WaveDiff) {
+    out.line(BOLD, &format!("wave {}:", w.name));
+    gates(out, w);
+}
+
+/// What the live gates say: components the sync skips, requirements it
+/// will wait for.
+fn gates(out: &mut Out, w: &WaveDiff) {
+    for s in &w.skipped {
+        let what = if s.component == "*" {
+            "the wave is skipped".to_owned()
+        } else {
+            format!("component {} is skipped", s.component)
+        };
+        out.line(PLAIN, &format!("  » {what} (skipIf): {}", s.reason));
+    }
+    for u in &w.unmet {
+        out.message(
+            YELLOW,
+            "  ⧗ requires not met yet: ",
+            u,
+            " (the sync waits for it before this wave)",
         );
     }
 }
