@@ -1,6 +1,8 @@
-//! `wavesync diff` (issue 5, "Performance"). Figures only; nothing here
-//! asserts on time.
+//! `wavesync diff` and `wavesync validate` (issue 5, "Performance"). Figures
+//! only; nothing here asserts on time.
 //!
+//! - **validate**: `wavesync validate --dir examples-repo` (both clusters,
+//!   Helm engine started each time), as a pre-commit hook runs it.
 //! - **offline**: `wavesync diff --base A --head B --output json` on a copy
 //!   of examples-repo with two commits (a chart value, the apps overlay's
 //!   replicas, a new ConfigMap), run as a reviewer runs it: one process,
@@ -77,6 +79,27 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+fn validate() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples-repo");
+    let mut runs = Vec::new();
+    let mut code = None;
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_wavesync"))
+            .args(["validate", "--dir"])
+            .arg(&root)
+            .output()
+            .unwrap();
+        runs.push(start.elapsed());
+        code = out.status.code();
+    }
+    println!(
+        "validate examples-repo, both clusters (exit {}): {}",
+        code.unwrap_or(-1),
+        summary(runs)
+    );
 }
 
 fn offline() {
@@ -287,6 +310,7 @@ fn main() {
     if !args.is_empty() && !args.iter().any(|a| "diff".contains(a.as_str())) {
         return;
     }
+    validate();
     offline();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
