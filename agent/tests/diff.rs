@@ -91,3 +91,43 @@ fn a_reviewer_sees_each_waves_changes_and_no_secret_value() {
         "{out}"
     );
 }
+
+#[test]
+fn the_pull_request_that_adds_wavesync_yaml_shows_everything_added() {
+    let repo = TestRepo::new();
+    repo.write("README.md", "specs\n");
+    let empty = repo.commit("before wavesync");
+    write_standard(&repo);
+    let first = repo.commit("wavesync.yaml added");
+    let (code, out) = diff(&repo, &empty, &first);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("wave base: new wave; 2 added"), "{out}");
+    assert!(out.contains("↻ Job migrate runs again"), "{out}");
+    // And the one that removes it: everything is pruned.
+    let (code, out) = diff(&repo, &first, &empty);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("wave apps: wave removed; 0 added, 0 changed, 1 removed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_directory_without_wavesync_yaml_on_either_side_is_an_error() {
+    let repo = TestRepo::new();
+    write_standard(&repo);
+    let first = repo.commit("first");
+    repo.write(
+        "waves/apps/extra.yaml",
+        &configmap("extra", "shop", "x", &[]),
+    );
+    let second = repo.commit("second");
+    let out = Command::new(env!("CARGO_BIN_EXE_wavesync"))
+        .args(["diff", "--base", &first, "--head", &second, "--dir"])
+        .arg(repo.path().join("waves"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no wavesync.yaml in"), "{err}");
+}

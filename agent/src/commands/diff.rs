@@ -65,6 +65,13 @@ fn revisions(args: &DiffArgs, dir: &Path, helm: &Helm) -> anyhow::Result<(PlanDi
         ),
         None => (dir.to_path_buf(), "working tree".to_owned()),
     };
+    let file = crate::config::FILE_NAME;
+    if !base_root.join(file).exists() && !head_root.join(file).exists() {
+        return Err(anyhow!(
+            "no {file} in {} at the base ({base_rev}) nor at the head: give --dir the directory that holds it",
+            dir.display()
+        ));
+    }
     let cluster = args.cluster_name.as_deref();
     let base = planned(&base_root, cluster, helm).with_context(|| format!("base {base_rev}"))?;
     let head = planned(&head_root, cluster, helm)
@@ -147,7 +154,13 @@ fn context_name(args: &crate::cli::ClusterArgs) -> String {
         .unwrap_or_else(|| "in-cluster".into())
 }
 
+/// The plan of the revision checked out at `root`. A revision without
+/// `wavesync.yaml` (the pull request that adds it, or removes it) plans
+/// nothing, so that everything shows as added (or removed).
 fn planned(root: &Path, cluster: Option<&str>, helm: &Helm) -> anyhow::Result<Plan> {
+    if !root.join(crate::config::FILE_NAME).exists() {
+        return Ok(Plan { waves: Vec::new() });
+    }
     let ws = crate::config::load(root, cluster)?;
     let inputs = render_all(root, &ws, helm)?;
     Ok(plan::plan(
