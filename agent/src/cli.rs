@@ -251,6 +251,10 @@ pub struct DiffArgs {
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Markdown: leave diffs out past this many characters (GitHub caps a
+    /// comment at 65,536; give each cluster a share when several go in one).
+    #[arg(long, default_value_t = crate::diff::MARKDOWN_LIMIT, value_name = "CHARS")]
+    pub markdown_limit: usize,
     /// Cluster access (with --live).
     #[command(flatten)]
     pub cluster: ClusterArgs,

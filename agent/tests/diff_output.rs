@@ -146,6 +146,37 @@ fn revisions_markdown_and_json_match_their_goldens() {
 }
 
 #[test]
+fn a_markdown_limit_gives_a_smaller_comment_with_the_same_table() {
+    let (repo, first, second) = fixture();
+    let (_, full, _) = diff(&repo, &first, &second, &["--output", "markdown"]);
+    let (code, small, err) = diff(
+        &repo,
+        &first,
+        &second,
+        &["--output", "markdown", "--markdown-limit", "2000"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        small.len() < full.len(),
+        "{} vs {}",
+        small.len(),
+        full.len()
+    );
+    assert!(small.contains("diffs are left out"), "{small}");
+    let table = |md: &str| {
+        md.lines()
+            .filter(|l| l.starts_with('|'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(table(&small), table(&full));
+    assert!(
+        small.contains("`ConfigMap shop/legacy`"),
+        "every object is still listed:\n{small}"
+    );
+}
+
+#[test]
 fn colour_only_when_asked_or_on_a_terminal() {
     let (repo, first, second) = fixture();
     let (code, coloured, _) = diff(&repo, &first, &second, &["--color", "always"]);

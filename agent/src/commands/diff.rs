@@ -5,7 +5,9 @@
 
 use crate::cli::{ColorChoice, DiffArgs, DiffOutput};
 use crate::diff::live::{LiveOptions, diff_live};
-use crate::diff::{Mode, PlanDiff, Source, compare, render_json, render_markdown, render_text};
+use crate::diff::{
+    Mode, PlanDiff, Source, compare, render_json, render_markdown_within, render_text,
+};
 use crate::plan::{self, Builtin, Plan};
 use crate::reconcile::sync::{Engine, SyncOptions, render_all};
 use crate::render::Helm;
@@ -28,7 +30,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<bool> {
     };
     let text = match args.output {
         DiffOutput::Text => render_text(&diff, &source, colour(args.color)),
-        DiffOutput::Markdown => render_markdown(&diff, &source),
+        DiffOutput::Markdown => render_markdown_within(&diff, &source, args.markdown_limit),
         DiffOutput::Json => render_json(&diff, &source),
     };
     print!("{text}");

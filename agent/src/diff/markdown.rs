@@ -2,7 +2,8 @@
 //! table of counts per wave, then a collapsible section per changed wave
 //! with its objects and their diffs.
 //!
-//! GitHub caps a comment at 65,536 characters: past [`LIMIT`], diffs that
+//! GitHub caps a comment at 65,536 characters: past [`LIMIT`] (or the
+//! limit given to [`render_markdown_within`]), diffs that
 //! no longer fit are left out (taken in order, each kept if it still fits)
 //! and a note says so. The table and the lists of objects stay (only a plan
 //! of thousands of objects loses list entries too).
@@ -13,7 +14,7 @@ use std::fmt::Write;
 
 /// Output size past which diffs are left out: under GitHub's 65,536 with
 /// room for what a CI step adds around the comment.
-const LIMIT: usize = 60_000;
+pub const LIMIT: usize = 60_000;
 
 /// What an object whose diff was left out says after its name.
 const LEFT_OUT: &str = " *(diff left out: comment size limit)*";
@@ -23,6 +24,12 @@ const RESERVE: usize = 2_000;
 
 /// The diff as Markdown, ready to post as a pull-request comment.
 pub fn render_markdown(diff: &PlanDiff, source: &Source) -> String {
+    render_markdown_within(diff, source, LIMIT)
+}
+
+/// The diff as Markdown in about `limit` characters at most (several
+/// clusters' diffs sharing one comment each get a part of [`LIMIT`]).
+pub fn render_markdown_within(diff: &PlanDiff, source: &Source, limit: usize) -> String {
     let mut head = String::from("### wavesync diff\n\n");
     let _ = writeln!(head, "{}\n", compared(source));
     if !diff.has_changes() {
@@ -55,7 +62,7 @@ pub fn render_markdown(diff: &PlanDiff, source: &Source) -> String {
         .filter(|w| w.has_changes() || w.has_notes())
         .map(|w| section(w, source.mode))
         .collect();
-    let keep = fit(&head, &sections);
+    let keep = fit(&head, &sections, limit);
     if let Some(note) = keep.note() {
         let _ = writeln!(head, "> [!NOTE]\n> {note}\n");
     }
@@ -322,9 +329,9 @@ impl Keep {
     }
 }
 
-/// Chooses what fits under [`LIMIT`]: everything if it does; else every
+/// Chooses what fits under `limit`: everything if it does; else every
 /// entry and as many blocks as fit, in order; else as many entries as fit.
-fn fit(head: &str, sections: &[Section]) -> Keep {
+fn fit(head: &str, sections: &[Section], limit: usize) -> Keep {
     let items: Vec<&Item> = sections
         .iter()
         .flat_map(|s| &s.groups)
@@ -346,7 +353,7 @@ fn fit(head: &str, sections: &[Section]) -> Keep {
         .filter_map(|i| i.block.as_ref())
         .map(String::len)
         .sum();
-    if frame + entries + blocks <= LIMIT {
+    if frame + entries + blocks <= limit {
         return Keep {
             entries: items.len(),
             blocks: items.iter().map(|i| i.block.is_some()).collect(),
@@ -354,7 +361,8 @@ fn fit(head: &str, sections: &[Section]) -> Keep {
             mark: false,
         };
     }
-    let mut room = LIMIT.saturating_sub(frame + RESERVE);
+    // A small limit (one cluster's share) keeps a share of the reserve.
+    let mut room = limit.saturating_sub(frame + RESERVE.min(limit / 10));
     let mut keep = Keep {
         entries: items.len(),
         blocks: vec![false; items.len()],

@@ -25,7 +25,7 @@ mod text;
 
 pub use compare::compare;
 pub use json::{SCHEMA_VERSION, render_json};
-pub use markdown::render_markdown;
+pub use markdown::{LIMIT as MARKDOWN_LIMIT, render_markdown, render_markdown_within};
 pub use text::render_text;
 
 use crate::model::ObjRef;
