@@ -720,6 +720,27 @@ fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> 
     .collect()
 }
 
+/// What Helm renders for a chart component: its release goes to the
+/// chart's namespace, else the WaveSet's, else `default`.
+pub fn chart_spec<'a>(
+    ws: &'a WaveSet,
+    component: &'a config::Component,
+    chart: &'a config::ChartSource,
+) -> ChartSpec<'a> {
+    ChartSpec {
+        path: &component.path,
+        release: &chart.release_name,
+        namespace: chart
+            .namespace
+            .as_deref()
+            .or(ws.namespace.as_deref())
+            .unwrap_or(crate::plan::DEFAULT_NAMESPACE),
+        values_files: &chart.values_files,
+        values: &chart.values,
+        include_crds: chart.include_crds,
+    }
+}
+
 /// Renders every component of every wave; any error stops before anything is applied.
 ///
 /// # Errors
@@ -736,22 +757,7 @@ pub fn render_all(root: &Path, ws: &WaveSet, helm: &Helm) -> Result<Vec<WaveInpu
                 .iter()
                 .map(|c| {
                     let objects = match &c.chart {
-                        Some(chart) => helm.render(
-                            root,
-                            &ChartSpec {
-                                path: &c.path,
-                                release: &chart.release_name,
-                                namespace: chart
-                                    .namespace
-                                    .as_deref()
-                                    .or(ws.namespace.as_deref())
-                                    .unwrap_or("default"),
-                                values_files: &chart.values_files,
-                                values: &chart.values,
-                                include_crds: chart.include_crds,
-                            },
-                            &substitute,
-                        ),
+                        Some(chart) => helm.render(root, &chart_spec(ws, c, chart), &substitute),
                         None => render::render_path(&RenderRequest {
                             repo_root: root,
                             path: &c.path,

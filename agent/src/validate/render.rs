@@ -12,7 +12,7 @@ use super::finding::Finding;
 use crate::config::{Checked, ConfigError, WaveSet};
 use crate::model::Object;
 use crate::plan::WaveInput;
-use crate::render::{self, ChartSpec, Helm, RenderError, RenderRequest};
+use crate::render::{self, Helm, RenderError, RenderRequest};
 use std::cell::RefCell;
 use std::path::Path;
 
@@ -62,18 +62,7 @@ pub(crate) fn render(
         for (c, site) in wave.components.iter().zip(&sites.components) {
             let (objects, errors) = match &c.chart {
                 Some(chart) => {
-                    let spec = ChartSpec {
-                        path: &c.path,
-                        release: &chart.release_name,
-                        namespace: chart
-                            .namespace
-                            .as_deref()
-                            .or(ws.namespace.as_deref())
-                            .unwrap_or(crate::plan::DEFAULT_NAMESPACE),
-                        values_files: &chart.values_files,
-                        values: &chart.values,
-                        include_crds: chart.include_crds,
-                    };
+                    let spec = crate::reconcile::sync::chart_spec(ws, c, chart);
                     match helm.render(root, &spec, &substitute) {
                         Ok(objects) => (objects, Vec::new()),
                         Err(e) => {
