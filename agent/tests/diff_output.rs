@@ -272,6 +272,7 @@ fn live_diff() -> (PlanDiff, Source) {
                     path: "data.level".into(),
                     manager: "kubectl-edit".into(),
                     operation: "Update".into(),
+                    subresource: None,
                     time: None,
                 }],
             }],
@@ -303,14 +304,16 @@ fn live_diff() -> (PlanDiff, Source) {
                 drift: vec![
                     Drift {
                         path: "spec.replicas".into(),
-                        manager: "kubectl-scale".into(),
+                        manager: "kubectl".into(),
                         operation: "Update".into(),
+                        subresource: Some("scale".into()),
                         time: Some("2025-03-14T09:26:53Z".into()),
                     },
                     Drift {
                         path: "spec.template.spec.containers[name=main].image".into(),
                         manager: "kubectl-set".into(),
                         operation: "Update".into(),
+                        subresource: None,
                         time: Some("2025-03-14T10:02:11Z".into()),
                     },
                 ],
@@ -318,7 +321,7 @@ fn live_diff() -> (PlanDiff, Source) {
             conflicts: vec![
                 Conflict {
                     reference: web,
-                    message: "Apply failed with 1 conflict: conflict with \"kubectl-scale\" using apps/v1: .spec.replicas".into(),
+                    message: "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.replicas".into(),
                 },
                 Conflict {
                     reference: obj("v1", "ConfigMap", "shop", "tuning"),

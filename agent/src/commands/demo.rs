@@ -173,6 +173,12 @@ async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
             "\nthe simulated cluster keeps running: kubectl --kubeconfig {} get all -A  (Ctrl-C to stop)",
             path.display()
         );
+        println!(
+            "change something by hand (kubectl scale, edit), then see the drift: wavesync diff --live --kubeconfig {} --dir {} --cluster {}",
+            path.display(),
+            args.dir.display(),
+            args.cluster_name
+        );
         tokio::signal::ctrl_c().await?;
     }
     result?;

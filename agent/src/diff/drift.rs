@@ -48,6 +48,7 @@ pub fn drifted(live: &Value, after: &Value) -> Vec<Drift> {
                     path: display(&path),
                     manager: manager.to_owned(),
                     operation: entry["operation"].as_str().unwrap_or_default().to_owned(),
+                    subresource: entry["subresource"].as_str().map(str::to_owned),
                     time: entry["time"].as_str().map(str::to_owned),
                 });
             }
@@ -207,6 +208,8 @@ mod tests {
             ]
         );
         assert_eq!(d[0].time.as_deref(), Some("2026-11-25T07:00:00Z"));
+        assert_eq!(d[0].subresource.as_deref(), Some("scale"));
+        assert_eq!(d[1].subresource, None);
     }
 
     #[test]

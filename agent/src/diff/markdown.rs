@@ -261,9 +261,14 @@ fn changed(c: &Changed) -> Item {
             .as_deref()
             .map(|t| format!(", {}", escape(t)))
             .unwrap_or_default();
+        let via = d
+            .subresource
+            .as_deref()
+            .map(|s| format!(" via {}", code(s)))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "  - drift: {} changed by {} ({}{when})",
+            "  - drift: {} changed by {}{via} ({}{when})",
             code(&d.path),
             code(&d.manager),
             escape(&d.operation)

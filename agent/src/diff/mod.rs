@@ -282,6 +282,8 @@ pub struct Drift {
     pub manager: String,
     /// How it was written: `Apply` or `Update`.
     pub operation: String,
+    /// The subresource it was written through (`scale`), if any.
+    pub subresource: Option<String>,
     /// When, as the server recorded it.
     pub time: Option<String>,
 }

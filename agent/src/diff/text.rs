@@ -152,10 +152,15 @@ fn changed(out: &mut Out, c: &Changed) {
             .as_deref()
             .map(|t| format!(", {t}"))
             .unwrap_or_default();
+        let via = d
+            .subresource
+            .as_deref()
+            .map(|s| format!(" via {s}"))
+            .unwrap_or_default();
         out.line(
             YELLOW,
             &format!(
-                "    drift: {} changed by {} ({}{when})",
+                "    drift: {} changed by {}{via} ({}{when})",
                 d.path, d.manager, d.operation
             ),
         );
