@@ -258,10 +258,8 @@ async fn live() {
             .await
             .unwrap();
     }
-    let resolver = wavesync::apply::Resolver::new(client.clone());
     let measure = |label: &'static str| {
         let engine = engine.clone();
-        let resolver = resolver.clone();
         let root = root.to_path_buf();
         async move {
             let mut runs = Vec::new();
@@ -269,7 +267,7 @@ async fn live() {
             for _ in 0..RUNS {
                 let start = Instant::now();
                 let (ws, plan) = engine.plan(&root).await.unwrap();
-                let diff = diff_live(&resolver, &ws, &plan, &LiveOptions::default())
+                let diff = diff_live(engine.resolver(), &ws, &plan, &LiveOptions::default())
                     .await
                     .unwrap();
                 runs.push(start.elapsed());

@@ -22,3 +22,6 @@ pub mod report;
 pub mod source;
 pub mod state;
 pub mod validate;
+
+#[cfg(test)]
+mod test_support;

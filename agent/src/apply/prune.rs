@@ -15,6 +15,8 @@ use kube::api::{DeleteParams, PropagationPolicy};
 pub struct PruneOutcome {
     /// Deleted (or already gone).
     pub deleted: Vec<ObjRef>,
+    /// Of those, the ones that were already gone: nothing was deleted.
+    pub gone: Vec<ObjRef>,
     /// Left in the cluster on purpose, with the reason; no longer managed.
     pub kept: Vec<(ObjRef, String)>,
     /// Deletes that failed: these stay in the inventory for the next attempt.
@@ -60,12 +62,25 @@ pub async fn prune(
     let mut out = PruneOutcome::default();
     for r in stale {
         match prune_one(resolver, waveset, r, dry_run).await {
-            Ok(None) => out.deleted.push(r.clone()),
-            Ok(Some(why)) => out.kept.push((r.clone(), why)),
+            Ok(Pruned::Deleted) => out.deleted.push(r.clone()),
+            Ok(Pruned::Gone) => {
+                out.deleted.push(r.clone());
+                out.gone.push(r.clone());
+            }
+            Ok(Pruned::Kept(why)) => out.kept.push((r.clone(), why)),
             Err(e) => out.failed.push((r.clone(), e)),
         }
     }
     out
+}
+
+/// What became of one stale object.
+enum Pruned {
+    Deleted,
+    /// Not there any more (or its kind is no longer served).
+    Gone,
+    /// Protected, with the reason.
+    Kept(String),
 }
 
 async fn prune_one(
@@ -73,10 +88,10 @@ async fn prune_one(
     waveset: &str,
     r: &ObjRef,
     dry_run: bool,
-) -> Result<Option<String>, ApplyError> {
+) -> Result<Pruned, ApplyError> {
     // A kind no longer served (its CRD was removed) or an object already gone: nothing to do.
     let Some((api, Some(live))) = resolver.get(r).await? else {
-        return Ok(None);
+        return Ok(Pruned::Gone);
     };
     let annotation = live
         .metadata
@@ -91,7 +106,7 @@ async fn prune_one(
         .and_then(|l| l.get(WAVESET_LABEL))
         .map(String::as_str);
     if let Some(why) = protected(r, annotation, owner, waveset) {
-        return Ok(Some(why));
+        return Ok(Pruned::Kept(why));
     }
     let mut dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
@@ -99,8 +114,8 @@ async fn prune_one(
     };
     dp.dry_run = dry_run;
     match api.delete(&r.name, &dp).await {
-        Ok(_) => Ok(None),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Ok(_) => Ok(Pruned::Deleted),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Pruned::Gone),
         Err(source) => Err(ApplyError::Lookup {
             what: format!("delete {r}"),
             source: source.into(),

@@ -110,15 +110,14 @@ fn live(args: &DiffArgs, dir: &Path, helm: Helm) -> anyhow::Result<(PlanDiff, So
             ..SyncOptions::default()
         };
         let engine = Engine::new(
-            client.clone(),
+            client,
             options,
             Arc::new(crate::report::progress::LogProgress),
         )
         .with_helm(helm);
         let (ws, plan) = engine.plan(&root).await?;
-        let resolver = crate::apply::Resolver::new(client);
         let diff = diff_live(
-            &resolver,
+            engine.resolver(),
             &ws,
             &plan,
             &LiveOptions {

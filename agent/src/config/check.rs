@@ -545,15 +545,7 @@ mod tests {
         assert_eq!(blank_key("a: {b: 1, c: 2}\n", (1, 11)), None);
     }
 
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
-        dir
-    }
+    use crate::test_support::write_tree as repo;
 
     #[test]
     fn every_error_of_every_wave_is_collected() {

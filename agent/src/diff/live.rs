@@ -330,14 +330,12 @@ async fn pruned(
     if let Some((_, e)) = outcome.failed.pop() {
         return Err(e.into());
     }
-    // `deleted` also has objects that are already gone: nothing to show.
-    let mut removed = Vec::new();
-    for r in outcome.deleted {
-        if let Some((_, Some(_))) = resolver.get(&r).await? {
-            removed.push(r);
-        }
-    }
-    Ok(removed)
+    // Objects already gone have nothing to show.
+    Ok(outcome
+        .deleted
+        .into_iter()
+        .filter(|r| !outcome.gone.contains(r))
+        .collect())
 }
 
 /// (group, kind) a CRD defines.

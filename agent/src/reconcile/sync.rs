@@ -196,6 +196,12 @@ impl Engine {
         self
     }
 
+    /// The discovery cache, filled by [`Engine::plan`] and kept for what
+    /// follows it (a live diff).
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
     /// The state store of a WaveSet.
     pub fn store(&self, waveset: &str) -> StateStore {
         StateStore::new(

@@ -99,15 +99,7 @@ mod tests {
     use std::fs;
     use std::path::PathBuf;
 
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        }
-        dir
-    }
+    use crate::test_support::write_tree as repo;
 
     fn render(root: &Path, path: &str) -> Result<Vec<Object>, RenderError> {
         render_path(&RenderRequest {

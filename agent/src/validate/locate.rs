@@ -224,12 +224,7 @@ mod tests {
     use super::*;
 
     fn files(content: &[(&str, &str)]) -> (tempfile::TempDir, Files) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, text) in content {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
+        let dir = crate::test_support::write_tree(content);
         let f = Files::new(dir.path());
         (dir, f)
     }

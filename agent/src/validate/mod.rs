@@ -293,13 +293,7 @@ mod tests {
                  names: {kind: Gadget, plural: gadgets}\n  versions: [{name: v1, served: true}]\n",
             ),
         ];
-        let dir = tempfile::tempdir().expect("tempdir");
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
-        dir
+        crate::test_support::write_tree(&files)
     }
 
     #[test]
