@@ -3,11 +3,33 @@
 use crate::render::{EngineChoice, HelmSettings};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parses `30s`, `1m`, `1h30m` or bare seconds (`30`).
+fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(secs) = text.trim().parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    crate::config::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors in a cluster).
+    Json,
+}
 
 /// wavesync: GitOps for dataplane installs, in ordered waves.
 #[derive(Debug, Parser)]
 #[command(name = "wavesync", version, about)]
 pub struct Cli {
+    /// Log format (logs go to stderr; the level comes from RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "WAVESYNC_LOG_FORMAT")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -31,8 +53,10 @@ pub enum Command {
     /// Check a repository without a cluster: schema, renders, references, duplicates, CRD order (exit 0: valid, 1: errors).
     Validate(ValidateArgs),
     /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
+    #[cfg(feature = "sim")]
     Demo(DemoArgs),
     /// Run the simulated Kubernetes API server (for the demo, tests and trying kubectl).
+    #[cfg(feature = "sim")]
     Sim(SimArgs),
     /// Internal: the process that renders Helm charts with libhelm_c for the agent.
     #[command(hide = true)]
@@ -78,11 +102,19 @@ pub struct HelmWorkerArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ClusterArgs {
     /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account).
-    #[arg(long)]
+    #[arg(long, env = "WAVESYNC_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// kubeconfig context.
-    #[arg(long)]
+    #[arg(long, env = "WAVESYNC_CONTEXT")]
     pub context: Option<String>,
+    /// The pod's service account (token, ca.crt, namespace), used with
+    /// KUBERNETES_SERVICE_HOST/PORT when no kubeconfig is given.
+    #[arg(
+        long,
+        env = "WAVESYNC_SERVICE_ACCOUNT_DIR",
+        default_value = "/var/run/secrets/kubernetes.io/serviceaccount"
+    )]
+    pub service_account_dir: PathBuf,
 }
 
 /// Where the record lives.
@@ -95,7 +127,7 @@ pub struct StateArgs {
     #[arg(long, default_value = "wavesync", env = "WAVESYNC_NAMESPACE")]
     pub state_namespace: String,
     /// WaveSet name (metadata.name of wavesync.yaml).
-    #[arg(long, default_value = "dataplane")]
+    #[arg(long, default_value = "dataplane", env = "WAVESYNC_WAVESET")]
     pub waveset: String,
 }
 
@@ -106,28 +138,39 @@ pub struct RepoArgs {
     #[arg(long, env = "WAVESYNC_REPO")]
     pub repo: String,
     /// Branch to track.
-    #[arg(long, default_value = "main", conflicts_with_all = ["tag", "commit"])]
+    #[arg(long, default_value = "main", env = "WAVESYNC_BRANCH")]
     pub branch: String,
     /// Tag to track instead of a branch.
-    #[arg(long, conflicts_with = "commit")]
+    #[arg(long, conflicts_with = "commit", env = "WAVESYNC_TAG")]
     pub tag: Option<String>,
     /// Fixed commit to deploy instead of a branch.
-    #[arg(long)]
+    #[arg(long, env = "WAVESYNC_COMMIT")]
     pub commit: Option<String>,
     /// Directory inside the repository that holds wavesync.yaml.
-    #[arg(long, default_value = ".")]
+    #[arg(long, default_value = ".", env = "WAVESYNC_PATH")]
     pub path: String,
     /// Where clones are cached.
     #[arg(long, default_value = ".wavesync-cache", env = "WAVESYNC_CACHE")]
     pub cache_dir: PathBuf,
-    /// HTTPS token (sent as the password; never logged). Prefer the env var.
-    #[arg(long, env = "WAVESYNC_GIT_TOKEN", hide_env_values = true)]
+    /// HTTPS token (sent as the password; never logged). Prefer the env var or a file.
+    #[arg(
+        long,
+        env = "WAVESYNC_GIT_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "git_token_file"
+    )]
     pub git_token: Option<String>,
+    /// A file holding the HTTPS token (a mounted Secret; read again after a failed fetch, so a rotated token is picked up).
+    #[arg(long, env = "WAVESYNC_GIT_TOKEN_FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// Username sent with the token (default x-access-token; GitLab wants oauth2).
+    #[arg(long, env = "WAVESYNC_GIT_USERNAME")]
+    pub git_username: Option<String>,
     /// SSH private key for ssh:// and git@ URLs.
     #[arg(long, env = "WAVESYNC_SSH_KEY")]
     pub ssh_key: Option<PathBuf>,
     /// known_hosts file for SSH (default: ~/.ssh/known_hosts).
-    #[arg(long)]
+    #[arg(long, env = "WAVESYNC_KNOWN_HOSTS")]
     pub known_hosts: Option<PathBuf>,
     /// Per-cluster values to select from wavesync.yaml.
     #[arg(long = "cluster", env = "WAVESYNC_CLUSTER")]
@@ -147,7 +190,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub repair: bool,
     /// Applies in flight at once inside a wave.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, env = "WAVESYNC_CONCURRENCY")]
     pub concurrency: usize,
     /// Helm engine.
     #[command(flatten)]
@@ -160,12 +203,42 @@ pub struct RunArgs {
     /// Sync settings.
     #[command(flatten)]
     pub sync: SyncArgs,
-    /// Seconds between polls of the remote.
-    #[arg(long, default_value_t = 30)]
-    pub interval: u64,
+    /// Time between polls of the remote (`30s`, `1m`, or seconds).
+    #[arg(long, default_value = "30s", value_parser = duration, env = "WAVESYNC_INTERVAL")]
+    pub interval: Duration,
     /// Also watch a local repository and sync within a second of a new commit.
-    #[arg(long)]
+    #[arg(long, env = "WAVESYNC_WATCH")]
     pub watch: bool,
+    /// The HTTP listener for /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "WAVESYNC_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// Leader-election identity (in a pod: its name, from the downward API).
+    #[arg(long, env = "WAVESYNC_IDENTITY")]
+    pub identity: Option<String>,
+    /// Lease name (default: wavesync-<waveset>, the lease `wavesync sync` takes too).
+    #[arg(long, env = "WAVESYNC_LEASE_NAME")]
+    pub lease_name: Option<String>,
+    /// How long the lease lasts without renewal: a standby takes over this long after the leader died.
+    #[arg(long, default_value = "15s", value_parser = duration, env = "WAVESYNC_LEASE_DURATION")]
+    pub lease_duration: Duration,
+    /// How long the leader keeps acting when it cannot renew (less than the lease duration).
+    #[arg(long, default_value = "10s", value_parser = duration, env = "WAVESYNC_LEASE_RENEW_DEADLINE")]
+    pub lease_renew_deadline: Duration,
+    /// How often the lease is renewed, or checked by a standby.
+    #[arg(long, default_value = "2s", value_parser = duration, env = "WAVESYNC_LEASE_RETRY_PERIOD")]
+    pub lease_retry_period: Duration,
+    /// First delay after a transient failure; doubles with each further one.
+    #[arg(long, default_value = "5s", value_parser = duration, env = "WAVESYNC_RETRY_BACKOFF")]
+    pub retry_backoff: Duration,
+    /// Longest delay between retries of transient failures.
+    #[arg(long, default_value = "5m", value_parser = duration, env = "WAVESYNC_MAX_BACKOFF")]
+    pub max_backoff: Duration,
+    /// How long a pass may go on after SIGTERM before the agent exits.
+    #[arg(long, default_value = "25s", value_parser = duration, env = "WAVESYNC_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Duration,
+    /// /healthz fails when the loop made no progress for this many intervals (at least 2 minutes).
+    #[arg(long, default_value_t = 10, env = "WAVESYNC_WEDGED_AFTER_INTERVALS")]
+    pub wedged_after_intervals: u32,
 }
 
 /// Output format of `status`.
@@ -305,6 +378,7 @@ pub enum ValidateOutput {
 }
 
 /// `wavesync demo`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The example repository to sync.
@@ -325,6 +399,7 @@ pub struct DemoArgs {
 }
 
 /// Flags of `wavesync sim`.
+#[cfg(feature = "sim")]
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// Where to write the kubeconfig for `kubectl --kubeconfig`.

@@ -4,13 +4,17 @@
 //! The modules follow the pipeline: [`source`] (Git) → [`render`] (objects) →
 //! [`plan`] (waves, order, digests) → [`apply`] (server-side apply, prune) →
 //! [`health`] (readiness) → [`state`] (the ConfigMap record) → [`report`]
-//! (progress, status). [`config`] reads `wavesync.yaml`; [`model`] holds the
-//! plain data the stages hand each other.
+//! (progress, status, metrics, Events). [`config`] reads `wavesync.yaml`;
+//! [`model`] holds the plain data the stages hand each other; [`reconcile`]
+//! runs one pass through the stages; [`controller`] is the long-running
+//! in-cluster agent around it (leader election, error policy, health
+//! endpoints).
 
 pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod controller;
 pub mod diff;
 pub mod error;
 pub mod health;

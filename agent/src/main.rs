@@ -1,7 +1,7 @@
 //! The `wavesync` binary: parses the command line and dispatches.
 
 use clap::Parser;
-use wavesync::cli::{Cli, Command};
+use wavesync::cli::{Cli, Command, LogFormat};
 use wavesync::commands;
 
 fn main() -> std::process::ExitCode {
@@ -45,20 +45,24 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,wavesync=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,wavesync=info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli.command {
         Command::Run(a) => commands::run::run(a).await,
         Command::Sync(a) => commands::sync::run(a).await,
         Command::Status(a) => commands::status::show(a).await,
         Command::Reset(a) => commands::status::reset(a).await,
         Command::Render(a) => commands::render::run(a),
+        #[cfg(feature = "sim")]
         Command::Demo(a) => commands::demo::run(a).await,
+        #[cfg(feature = "sim")]
         Command::Sim(a) => commands::sim::run(a).await,
         Command::HelmWorker(_) | Command::Diff(_) | Command::Validate(_) => {
             unreachable!("served before the runtime starts")

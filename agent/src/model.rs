@@ -169,6 +169,28 @@ impl fmt::Display for Revision {
     }
 }
 
+/// What server-side apply did to one object, as far as the response shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ApplyAction {
+    /// The object did not exist.
+    Created,
+    /// The object existed and changed.
+    Configured,
+    /// The apply changed nothing.
+    Unchanged,
+}
+
+impl ApplyAction {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyAction::Created => "created",
+            ApplyAction::Configured => "configured",
+            ApplyAction::Unchanged => "unchanged",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -139,6 +139,7 @@ async fn objects_removed_from_git_are_pruned_except_volumes_namespaces_and_opted
                 wave,
                 deleted,
                 kept,
+                ..
             } = e
             {
                 Some((wave, deleted, kept))

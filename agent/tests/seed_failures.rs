@@ -187,13 +187,25 @@ values:
         Err(SyncError::Config(e)) => assert!(e.to_string().contains("storageClass"), "{e}"),
         other => panic!("a configuration error is expected: {other:?}"),
     }
+    // Nothing was applied; the one write is the state record saying why
+    // (issue 10: a wavesync.yaml that fails to load is recorded).
+    let counts = env.sim.counters().snapshot();
     assert_eq!(
         env.writes(),
-        0,
-        "nothing in the cluster changed: {:?}",
-        env.sim.counters().snapshot()
+        env.sim.counters().get("create", "configmaps"),
+        "nothing but the record was written: {counts:?}"
     );
     assert!(env.get("v1", "Namespace", "", "shop").await.is_none());
+    let record = env.record_of("dataplane").await;
+    assert_eq!(record.phase, wavesync::state::Phase::Failed);
+    assert!(
+        record
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("storageClass"),
+        "{record:?}"
+    );
 }
 
 /// Seed bug 3: the apps were started with a wrong PostgreSQL Secret name.

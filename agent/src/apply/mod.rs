@@ -4,6 +4,7 @@
 //! recreated when their content changes, and pruning of objects removed from
 //! Git with safety rails.
 
+pub mod action;
 pub mod error;
 pub mod jobs;
 pub mod prune;

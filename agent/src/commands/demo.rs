@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// What the simulated operators do, standing in for the real ones.
-fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
+pub fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
     kube_sim::SimOptions {
         ready_after: Duration::from_secs_f64(ready_after.max(0.0)),
         ready_kinds: vec![

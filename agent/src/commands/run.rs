@@ -1,23 +1,25 @@
-//! `wavesync run`: the agent loop. Sync, then poll the remote every interval
-//! (and watch a local repository when asked), syncing each new revision; only
-//! the Lease holder acts. On SIGTERM or Ctrl-C the current pass may finish its
-//! wave for a grace period, then the agent exits; the record lets the next
-//! agent resume.
+//! `wavesync run`: the agent as a long-running controller. Builds the
+//! pieces from the flags — cluster client (kubeconfig or in-cluster), Git
+//! source, engine, metrics, Events, health, the HTTP listener and the lease
+//! holder — and hands them to [`crate::controller::Agent`] until SIGTERM.
 
-use super::sync::{fetch, options, root, source};
+use super::sync::{options, source};
 use crate::cli::RunArgs;
-use crate::error::Categorized;
+use crate::controller::elector::{self, ElectorConfig};
+use crate::controller::health::Health;
+use crate::controller::policy::Backoff;
+use crate::controller::{Agent, LoopOptions, http};
 use crate::reconcile::Engine;
 use crate::reconcile::lease::LeaseLock;
-use crate::report::Progress;
+use crate::reconcile::stop::Stop;
 use crate::report::progress::LogProgress;
+use crate::report::{Fanout, Metrics, Progress, events};
+use anyhow::Context;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
 
-/// How long a pass in flight may go on after SIGTERM.
-const GRACE: Duration = Duration::from_secs(25);
-
+/// Resolves on SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -39,86 +41,111 @@ async fn shutdown_signal() {
 
 /// Runs the agent until a shutdown signal.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let client = super::cluster::client(&args.sync.state.cluster).await?;
-    super::cluster::ensure_namespace(&client, &args.sync.state.state_namespace).await?;
-    let progress: Arc<dyn Progress> = Arc::new(LogProgress);
-    let engine = Engine::new(client.clone(), options(&args.sync), progress);
-    let (tx, mut rx) = mpsc::channel::<()>(1);
+    anyhow::ensure!(
+        args.lease_renew_deadline < args.lease_duration,
+        "--lease-renew-deadline ({:?}) must be shorter than --lease-duration ({:?})",
+        args.lease_renew_deadline,
+        args.lease_duration
+    );
+    // Checked now so a bad credentials mount fails the pod at start.
+    source(&args.sync.repo)?;
+    let state = &args.sync.state;
+    let client = super::cluster::client(&state.cluster).await?;
+    super::cluster::ensure_namespace(&client, &state.state_namespace).await?;
+    let waveset = state.waveset.clone();
+    let identity = args.identity.clone().unwrap_or_else(LeaseLock::identity);
+
+    let metrics = Metrics::new();
+    let wedged = (args.interval * args.wedged_after_intervals).max(Duration::from_secs(120));
+    let health = Arc::new(Health::new(wedged, Instant::now()));
+    let events = events::spawn(
+        client.clone(),
+        &state.state_namespace,
+        &format!("wavesync-state-{waveset}"),
+        &identity,
+    );
+    let (stop_http, stopped_http) = watch::channel(false);
+    let shared = http::Shared {
+        metrics: metrics.clone(),
+        health: health.clone(),
+    };
+    let mut stopped = stopped_http.clone();
+    let (bound, server) = http::serve(args.listen, shared, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })
+    .await
+    .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
+
+    let progress: Arc<dyn Progress> = Arc::new(Fanout(vec![
+        Arc::new(LogProgress),
+        Arc::new(metrics.progress(&waveset)),
+        Arc::new(events.clone()),
+        health.clone(),
+    ]));
+    let stop = Stop::default();
+    let mut sync_options = options(&args.sync);
+    // The agent honours a stall; `wavesync sync` by hand does not.
+    sync_options.force = false;
+    let engine = Engine::new(client.clone(), sync_options, progress).with_stop(stop.clone());
+
+    let (wake_tx, wake) = mpsc::channel::<()>(1);
     let _watcher = if args.watch {
         Some(crate::source::watch_local(
             std::path::Path::new(&args.sync.repo.repo),
-            tx,
+            wake_tx,
         )?)
     } else {
         None
     };
-    let mut src = source(&args.sync.repo);
-    let identity = LeaseLock::identity();
-    // The lease of the WaveSet last synced, released on the way out so the
-    // next agent need not wait for it to expire.
-    let held: std::sync::Mutex<Option<LeaseLock>> = std::sync::Mutex::new(None);
-    let release = || async {
-        let lease = held.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(lease) = lease {
-            lease.release().await;
-        }
-    };
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        let (next, snapshot) = match fetch(src).await {
-            Ok(r) => r,
+    let repo = args.sync.repo.clone();
+    let elector = elector::spawn(
+        client,
+        ElectorConfig {
+            namespace: state.state_namespace.clone(),
+            name: args
+                .lease_name
+                .clone()
+                .unwrap_or_else(|| format!("wavesync-{waveset}")),
+            identity,
+            duration: args.lease_duration,
+            renew_deadline: args.lease_renew_deadline,
+            retry_period: args.lease_retry_period,
+        },
+        metrics.clone(),
+        Some(events),
+    );
+    let agent = Agent {
+        engine,
+        stop,
+        source: Box::new(move || match source(&repo) {
+            Ok(s) => s,
             Err(e) => {
-                tracing::warn!(error = %e, "fetch failed; retrying at the next interval");
-                src = source(&args.sync.repo);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(args.interval)) => continue,
-                    _ = rx.recv() => continue,
-                    _ = &mut shutdown => {
-                        release().await;
-                        return Ok(());
-                    }
-                }
+                // The token file vanished after start: go on without a token,
+                // and let the fetch fail with a permission error.
+                tracing::warn!(error = %e, "reading git credentials failed");
+                let mut anonymous = repo.clone();
+                anonymous.git_token_file = None;
+                source(&anonymous).unwrap_or_else(|_| unreachable!("no file to read"))
             }
-        };
-        src = next;
-        let root = root(&snapshot, &args.sync.repo.path);
-        let pass = async {
-            let ws = crate::config::load(&root, args.sync.repo.cluster_name.as_deref())?;
-            let lease = LeaseLock::new(
-                client.clone(),
-                &args.sync.state.state_namespace,
-                &ws.name,
-                &identity,
-                Duration::from_secs(60),
-            );
-            lease.acquire().await?;
-            *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease.clone());
-            let result = lease.hold(engine.sync(&root, &snapshot.revision)).await?;
-            if let Err(e) = &result {
-                tracing::warn!(error = %e, category = %e.category(), "sync failed");
-            }
-            anyhow::Ok(())
-        };
-        tokio::pin!(pass);
-        tokio::select! {
-            r = &mut pass => if let Err(e) = r { tracing::warn!(error = %e, "sync pass did not run") },
-            _ = &mut shutdown => {
-                tracing::info!(grace = ?GRACE, "shutdown requested; letting the current pass finish");
-                if tokio::time::timeout(GRACE, &mut pass).await.is_err() {
-                    tracing::warn!("pass still running after the grace period; the next agent resumes from the record");
-                }
-                release().await;
-                return Ok(());
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
-            _ = rx.recv() => tracing::info!("new local commit"),
-            _ = &mut shutdown => {
-                release().await;
-                return Ok(());
-            }
-        }
-    }
+        }),
+        metrics,
+        health,
+        wake,
+        options: LoopOptions {
+            waveset,
+            path: args.sync.repo.path.clone(),
+            interval: args.interval,
+            backoff: Backoff {
+                base: args.retry_backoff,
+                max: args.max_backoff,
+            },
+            grace: args.shutdown_grace,
+        },
+    };
+    agent.run(elector, shutdown_signal()).await;
+    let _ = stop_http.send(true);
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(())
 }

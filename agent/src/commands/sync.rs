@@ -10,17 +10,38 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The HTTPS token: the flag or env var, else the token file (read now, so
+/// a rotated Secret is picked up whenever the source is made anew).
+fn token(args: &RepoArgs) -> anyhow::Result<Option<String>> {
+    if let Some(t) = &args.git_token {
+        return Ok(Some(t.clone()));
+    }
+    let Some(path) = &args.git_token_file else {
+        return Ok(None);
+    };
+    let t = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the git token file {}", path.display()))?;
+    let t = t.trim().to_string();
+    if t.is_empty() {
+        anyhow::bail!("the git token file {} is empty", path.display());
+    }
+    Ok(Some(t))
+}
+
 /// The Git source the flags describe.
-pub fn source(args: &RepoArgs) -> GitSource {
+///
+/// # Errors
+/// When the token file cannot be read.
+pub fn source(args: &RepoArgs) -> anyhow::Result<GitSource> {
     let tracking = match (&args.tag, &args.commit) {
         (Some(t), _) => Tracking::Tag(t.clone()),
         (None, Some(c)) => Tracking::Commit(c.clone()),
         _ => Tracking::Branch(args.branch.clone()),
     };
-    let auth = match (&args.git_token, &args.ssh_key) {
+    let auth = match (token(args)?, &args.ssh_key) {
         (Some(token), _) => Auth::Token {
-            username: None,
-            token: token.clone(),
+            username: args.git_username.clone(),
+            token,
         },
         (None, Some(key)) => Auth::SshKey {
             private_key: key.clone(),
@@ -29,12 +50,12 @@ pub fn source(args: &RepoArgs) -> GitSource {
         },
         _ => Auth::None,
     };
-    GitSource::new(SourceSpec {
+    Ok(GitSource::new(SourceSpec {
         url: args.repo.clone(),
         tracking,
         auth,
         cache_dir: args.cache_dir.clone(),
-    })
+    }))
 }
 
 /// Fetches on a blocking thread (libgit2 is synchronous).
@@ -57,6 +78,9 @@ pub fn options(args: &SyncArgs) -> SyncOptions {
         repair: args.repair,
         concurrency: args.concurrency.max(1),
         helm: args.helm.settings(),
+        waveset: args.state.waveset.clone(),
+        // A sync asked for by hand runs even when the record is Stalled.
+        force: true,
         ..Default::default()
     }
 }
@@ -69,7 +93,7 @@ pub fn root(snapshot: &Snapshot, path: &str) -> PathBuf {
 /// Runs `wavesync sync`.
 pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     let client = super::cluster::client(&args.state.cluster).await?;
-    let (_, snapshot) = fetch(source(&args.repo)).await?;
+    let (_, snapshot) = fetch(source(&args.repo)?).await?;
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
     let engine = Engine::new(client.clone(), options(&args), progress);
     let root = root(&snapshot, &args.repo.path);

@@ -29,7 +29,10 @@ pub enum GateError {
 impl Categorized for GateError {
     fn category(&self) -> Category {
         match self {
-            GateError::Unmet(_) => Category::Config,
+            // A prerequisite comes from outside Git (a StorageClass, an
+            // operator installed by someone else) and may appear later:
+            // retried with backoff rather than stalled until a new commit.
+            GateError::Unmet(_) => Category::Component,
             GateError::Lookup { source, .. } => source.category,
         }
     }

@@ -1,11 +1,17 @@
 //! One acting agent per WaveSet: a `coordination.k8s.io` Lease, taken before
 //! anything is applied and renewed while working, so two agents started at
 //! once never both apply.
+//!
+//! [`claim`] is the decision alone — may this identity take the lease now? —
+//! as a pure function over what the lease says and the time, tested without
+//! a cluster (as kubert's `Claim::is_current_for`). [`LeaseLock`] is the
+//! one-shot use of it by `wavesync sync`; the agent's long-running holder is
+//! `controller::elector`.
 
 use crate::error::{Categorized, Category};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// Lease failures.
@@ -39,6 +45,124 @@ impl Categorized for LeaseError {
             LeaseError::Api { source, .. } => source.category,
         }
     }
+}
+
+/// Who may take a lease, from what it says and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody holds it (no lease, or an empty holder: released).
+    Free,
+    /// This identity holds it: renew.
+    Ours,
+    /// Another holder did not renew in time: it may be taken over.
+    Expired {
+        /// The holder that let it lapse.
+        previous: String,
+    },
+    /// Another holder has it until `expires`.
+    Held {
+        /// Its identity.
+        holder: String,
+        /// When it lapses unless renewed.
+        expires: jiff::Timestamp,
+    },
+}
+
+impl Claim {
+    /// Whether `me` may write the lease with itself as holder.
+    pub fn may_take(&self) -> bool {
+        !matches!(self, Claim::Held { .. })
+    }
+}
+
+/// Decides whether `me` may take a lease held by `holder` that lapses at
+/// `expires` (None: no renewal on record, i.e. lapsed), at time `now`.
+/// A lease that lapses exactly now is still held: takeover needs `now` past it.
+pub fn claim(
+    holder: Option<&str>,
+    expires: Option<jiff::Timestamp>,
+    me: &str,
+    now: jiff::Timestamp,
+) -> Claim {
+    match holder {
+        None | Some("") => Claim::Free,
+        Some(h) if h == me => Claim::Ours,
+        Some(h) => match expires {
+            Some(e) if e >= now => Claim::Held {
+                holder: h.to_string(),
+                expires: e,
+            },
+            _ => Claim::Expired {
+                previous: h.to_string(),
+            },
+        },
+    }
+}
+
+/// What a stored lease says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseView {
+    /// holderIdentity (None or empty: free).
+    pub holder: Option<String>,
+    /// renewTime as written.
+    pub renew_time: Option<String>,
+    /// leaseDurationSeconds.
+    pub duration_secs: i64,
+    /// acquireTime as written.
+    pub acquire_time: Option<String>,
+    /// leaseTransitions.
+    pub transitions: i64,
+    /// resourceVersion, to write against.
+    pub resource_version: Option<String>,
+}
+
+impl LeaseView {
+    /// Reads the spec of `lease`.
+    pub fn of(lease: &Lease) -> LeaseView {
+        let spec = lease.spec.clone().unwrap_or_default();
+        LeaseView {
+            holder: spec.holder_identity.filter(|h| !h.is_empty()),
+            renew_time: spec.renew_time.map(|t| micro(t.0)),
+            duration_secs: i64::from(spec.lease_duration_seconds.unwrap_or(0)),
+            acquire_time: spec.acquire_time.map(|t| micro(t.0)),
+            transitions: i64::from(spec.lease_transitions.unwrap_or(0)),
+            resource_version: lease.metadata.resource_version.clone(),
+        }
+    }
+
+    /// When the lease lapses by its own renewTime (the server's clock).
+    pub fn expires(&self) -> Option<jiff::Timestamp> {
+        let renew = self
+            .renew_time
+            .as_deref()?
+            .parse::<jiff::Timestamp>()
+            .ok()?;
+        Some(renew + jiff::SignedDuration::from_secs(self.duration_secs))
+    }
+}
+
+/// The lease body that makes `holder` the holder, renewed now.
+pub(crate) fn lease_body(
+    name: &str,
+    holder: Option<&str>,
+    duration: Duration,
+    previous: Option<&LeaseView>,
+) -> Result<Lease, serde_json::Error> {
+    let t = micro(now());
+    let ours = previous.is_some_and(|p| p.holder.as_deref() == holder && holder.is_some());
+    let acquire = if ours {
+        previous.and_then(|p| p.acquire_time.clone())
+    } else {
+        None
+    };
+    let transitions = previous.map(|p| p.transitions).unwrap_or(0)
+        + i64::from(previous.is_some_and(|p| p.holder.is_some()) && !ours && holder.is_some());
+    serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": name, "resourceVersion": previous.and_then(|p| p.resource_version.clone())},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration.as_secs().max(1),
+            "acquireTime": acquire.unwrap_or_else(|| t.clone()), "renewTime": t, "leaseTransitions": transitions},
+    }))
 }
 
 /// The WaveSet's lease.
@@ -88,25 +212,6 @@ impl LeaseLock {
         }
     }
 
-    fn body(
-        &self,
-        acquire: Option<String>,
-        transitions: i64,
-        rv: Option<String>,
-    ) -> Result<Lease, LeaseError> {
-        let t = micro(now());
-        let v = json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": self.name, "resourceVersion": rv},
-            "spec": {"holderIdentity": self.holder, "leaseDurationSeconds": self.duration.as_secs(),
-                "acquireTime": acquire.unwrap_or_else(|| t.clone()), "renewTime": t, "leaseTransitions": transitions},
-        });
-        serde_json::from_value(v).map_err(|e| LeaseError::Api {
-            name: self.name.clone(),
-            source: kube::Error::SerdeError(e).into(),
-        })
-    }
-
     /// Takes or renews the lease.
     ///
     /// # Errors
@@ -116,59 +221,29 @@ impl LeaseLock {
             field_manager: Some("wavesync".into()),
             ..Default::default()
         };
-        let Some(current) = self
+        let current = self
             .api
             .get_opt(&self.name)
             .await
-            .map_err(|e| self.api_err(e))?
-        else {
-            return match self.api.create(&pp, &self.body(None, 0, None)?).await {
-                Ok(_) => Ok(()),
-                Err(kube::Error::Api(s)) if s.code == 409 => Err(self.held_by_unknown()),
-                Err(e) => Err(self.api_err(e)),
-            };
-        };
-        let spec = serde_json::to_value(&current.spec).unwrap_or(Value::Null);
-        let holder = spec
-            .get("holderIdentity")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let renew = spec
-            .get("renewTime")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-        let secs = spec
-            .get("leaseDurationSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let expires = renew.map(|r| r + jiff::SignedDuration::from_secs(secs));
-        let mine = holder == self.holder;
-        if !mine && !holder.is_empty() && expires.is_some_and(|e| e > now()) {
+            .map_err(|e| self.api_err(e))?;
+        let view = current.as_ref().map(LeaseView::of);
+        if let Some(v) = &view
+            && let Claim::Held { holder, expires } =
+                claim(v.holder.as_deref(), v.expires(), &self.holder, now())
+        {
             return Err(LeaseError::Held {
                 name: self.name.clone(),
                 holder,
-                expires: expires.map(|e| e.to_string()).unwrap_or_default(),
+                expires: expires.to_string(),
             });
         }
-        let transitions = spec
-            .get("leaseTransitions")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            + i64::from(!mine);
-        let acquire = if mine {
-            spec.get("acquireTime")
-                .and_then(Value::as_str)
-                .map(String::from)
-        } else {
-            None
+        let body = lease_body(&self.name, Some(&self.holder), self.duration, view.as_ref())
+            .map_err(|e| self.api_err(kube::Error::SerdeError(e)))?;
+        let written = match view {
+            None => self.api.create(&pp, &body).await,
+            Some(_) => self.api.replace(&self.name, &pp, &body).await,
         };
-        let body = self.body(
-            acquire,
-            transitions,
-            current.metadata.resource_version.clone(),
-        )?;
-        match self.api.replace(&self.name, &pp, &body).await {
+        match written {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 409 => Err(self.held_by_unknown()),
             Err(e) => Err(self.api_err(e)),
@@ -229,22 +304,93 @@ impl LeaseLock {
 
     /// Gives the lease up (best effort) so the next agent need not wait for it to expire.
     pub async fn release(&self) {
-        if let Ok(Some(current)) = self.api.get_opt(&self.name).await {
-            let holder = current
-                .spec
-                .as_ref()
-                .and_then(|s| s.holder_identity.clone())
-                .unwrap_or_default();
-            if holder == self.holder {
-                let mut v = serde_json::to_value(&current).unwrap_or(Value::Null);
-                v["spec"]["holderIdentity"] = Value::Null;
-                if let Ok(l) = serde_json::from_value::<Lease>(v) {
-                    let _ = self
-                        .api
-                        .replace(&self.name, &PostParams::default(), &l)
-                        .await;
-                }
+        release(&self.api, &self.name, &self.holder).await;
+    }
+}
+
+/// Empties the holder of lease `name` if `holder` still holds it (best
+/// effort: a failure only means the next agent waits for the expiry).
+pub(crate) async fn release(api: &Api<Lease>, name: &str, holder: &str) {
+    let Ok(Some(current)) = api.get_opt(name).await else {
+        return;
+    };
+    let view = LeaseView::of(&current);
+    if view.holder.as_deref() != Some(holder) {
+        return;
+    }
+    let Ok(body) = lease_body(name, None, Duration::from_secs(1), Some(&view)) else {
+        return;
+    };
+    if let Err(e) = api.replace(name, &PostParams::default(), &body).await {
+        tracing::debug!(error = %e, lease = name, "releasing the lease failed; it lapses on its own");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> jiff::Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_live_lease_of_another_holder_is_held_until_it_lapses() {
+        let now = t("2026-12-02T10:00:00Z");
+        let expires = Some(t("2026-12-02T10:00:05Z"));
+        assert_eq!(
+            claim(Some("b"), expires, "a", now),
+            Claim::Held {
+                holder: "b".into(),
+                expires: t("2026-12-02T10:00:05Z")
             }
-        }
+        );
+        // Exactly at the expiry it is still held; a moment later it is not.
+        assert!(!claim(Some("b"), expires, "a", t("2026-12-02T10:00:05Z")).may_take());
+        assert_eq!(
+            claim(Some("b"), expires, "a", t("2026-12-02T10:00:05.001Z")),
+            Claim::Expired {
+                previous: "b".into()
+            }
+        );
+    }
+
+    #[test]
+    fn free_ours_and_never_renewed_leases_may_be_taken() {
+        let now = t("2026-12-02T10:00:00Z");
+        assert_eq!(claim(None, None, "a", now), Claim::Free);
+        assert_eq!(claim(Some(""), None, "a", now), Claim::Free);
+        // Our own lease is ours even when it lapsed: renewing it is no takeover.
+        assert_eq!(
+            claim(Some("a"), Some(t("2026-12-02T09:00:00Z")), "a", now),
+            Claim::Ours
+        );
+        assert!(claim(Some("b"), None, "a", now).may_take());
+    }
+
+    #[test]
+    fn a_takeover_counts_a_transition_and_a_renewal_does_not() {
+        let prev = LeaseView {
+            holder: Some("b".into()),
+            renew_time: Some("2026-12-02T09:00:00.000000Z".into()),
+            duration_secs: 15,
+            acquire_time: Some("2026-12-02T08:00:00.000000Z".into()),
+            transitions: 3,
+            resource_version: Some("7".into()),
+        };
+        let took = lease_body("l", Some("a"), Duration::from_secs(15), Some(&prev)).expect("body");
+        let spec = took.spec.expect("spec");
+        assert_eq!(spec.lease_transitions, Some(4));
+        assert_eq!(spec.holder_identity.as_deref(), Some("a"));
+        assert_eq!(took.metadata.resource_version.as_deref(), Some("7"));
+        let renewed =
+            lease_body("l", Some("b"), Duration::from_secs(15), Some(&prev)).expect("body");
+        let spec = renewed.spec.expect("spec");
+        assert_eq!(spec.lease_transitions, Some(3));
+        assert_eq!(
+            spec.acquire_time.map(|t| micro(t.0)).as_deref(),
+            Some("2026-12-02T08:00:00.000000Z"),
+            "a renewal keeps the acquire time"
+        );
     }
 }

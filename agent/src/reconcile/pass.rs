@@ -1,10 +1,17 @@
 //! The record of one sync pass as it moves through the waves: each wave
-//! transition is one resourceVersion-checked write of the state ConfigMap.
+//! transition is one resourceVersion-checked write of the state ConfigMap,
+//! and a write that would change nothing (timestamps aside) is not sent.
 
+use super::stop::{Stop, StopReason};
+use crate::error::Category;
 use crate::model::Revision;
 use crate::plan::{Plan, PlannedWave};
+use crate::report::{Event, Progress};
 use crate::state::store::Loaded;
-use crate::state::{Phase, Record, StateError, StateStore, SyncEntry, WaveStatus};
+use crate::state::{
+    Phase, Record, Stall, StateError, StateStore, SyncEntry, WaveStatus, conditions,
+};
+use std::sync::Arc;
 
 /// The current time as the record writes it.
 pub(crate) fn now() -> String {
@@ -19,8 +26,12 @@ pub(crate) struct Pass {
     rv: Option<String>,
     /// The record as it stands.
     pub record: Record,
+    /// The record as last written (or read): what a save compares with.
+    written: Option<Record>,
     revision: Revision,
     started: String,
+    progress: Arc<dyn Progress>,
+    stop: Stop,
 }
 
 impl Pass {
@@ -29,6 +40,8 @@ impl Pass {
         store: StateStore,
         waveset: &str,
         revision: &Revision,
+        progress: Arc<dyn Progress>,
+        stop: Stop,
     ) -> Result<Pass, StateError> {
         let loaded = store.load().await?;
         let rv = loaded.as_ref().map(|l| l.resource_version.clone());
@@ -37,25 +50,90 @@ impl Pass {
             .unwrap_or_else(|| Record::new(waveset));
         Ok(Pass {
             store,
+            written: rv.as_ref().map(|_| record.clone()),
             rv,
             record,
             revision: revision.clone(),
             started: now(),
+            progress,
+            stop,
         })
     }
 
-    /// Writes the record, expecting nobody else wrote since.
+    /// Writes the record, expecting nobody else wrote since; skipped when
+    /// nothing changed. Refused once the lease is lost: another agent acts.
     pub async fn save(&mut self) -> Result<(), StateError> {
+        if self.stop.reason() == Some(StopReason::LeaseLost) {
+            return Err(StateError::NotLeader {
+                name: self.store.name().to_string(),
+            });
+        }
+        conditions::update(&mut self.record, &now());
+        if self.rv.is_some() && self.written.as_ref() == Some(&self.record) {
+            return Ok(());
+        }
         self.rv = Some(self.store.save(&self.record, self.rv.as_deref()).await?);
+        let before = self.written.as_ref().map(|r| r.phase);
+        if let Some(from) = before
+            && from != self.record.phase
+        {
+            self.progress.event(&Event::PhaseChanged {
+                from,
+                to: self.record.phase,
+            });
+        }
+        self.progress.event(&Event::Recorded {
+            phase: self.record.phase,
+            waves: self
+                .record
+                .waves
+                .iter()
+                .map(|w| (w.name.clone(), w.status))
+                .collect(),
+            inventory: self.record.inventory.len(),
+            stalled: self.record.stalled.is_some(),
+        });
+        self.written = Some(self.record.clone());
         Ok(())
     }
 
-    /// Records a pass that failed before any wave started (render, plan, rules).
-    pub async fn failed_to_start(&mut self, message: String) -> Result<(), StateError> {
-        self.record.phase = Phase::Failed;
+    /// Whether a config or permission error holds this revision.
+    pub fn stalled_at(&self, cluster: Option<&str>) -> Option<&Stall> {
+        self.record
+            .stalled
+            .as_ref()
+            .filter(|s| s.holds_for(&self.revision.0, cluster))
+    }
+
+    /// Records a pass that failed before any wave started (config, render,
+    /// plan, rules). Config and permission errors stall the WaveSet.
+    pub async fn failed_to_start(
+        &mut self,
+        message: String,
+        category: Category,
+        cluster: Option<String>,
+    ) -> Result<(), StateError> {
         self.record.target_revision = Some(self.revision.0.clone());
-        self.record.message = Some(message);
-        self.save().await
+        self.record.message = Some(message.clone());
+        self.stall(message, category, cluster);
+        self.end(Phase::Failed).await
+    }
+
+    fn stall(&mut self, reason: String, category: Category, cluster: Option<String>) {
+        if !matches!(category, Category::Config | Category::Permission) {
+            return;
+        }
+        self.progress.event(&Event::Stalled {
+            reason: reason.clone(),
+            category,
+        });
+        self.record.stalled = Some(Stall {
+            reason,
+            category,
+            revision: self.revision.0.clone(),
+            cluster,
+            since: now(),
+        });
     }
 
     /// Starts the rollout of `plan`: target revision, phase, the waves in order.
@@ -63,6 +141,7 @@ impl Pass {
         let r = &mut self.record;
         r.cluster = cluster;
         r.target_revision = Some(self.revision.0.clone());
+        r.stalled = None;
         r.phase = if r.applied_revision.is_some() {
             Phase::Upgrading
         } else {
@@ -90,7 +169,11 @@ impl Pass {
     pub async fn start_wave(&mut self, wave: &PlannedWave) -> Result<(), StateError> {
         let revision = self.revision.0.clone();
         let w = self.record.wave_mut(&wave.name);
-        if w.digest.as_deref() != Some(&wave.digest) {
+        // A new rollout of the wave (another digest, or after it completed)
+        // counts from one again: only an interrupted or failed attempt at
+        // the same digest carries on.
+        let done = matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped);
+        if done || w.digest.as_deref() != Some(&wave.digest) {
             w.attempts = 0;
         }
         w.status = WaveStatus::InProgress;
@@ -101,6 +184,7 @@ impl Pass {
         w.attempts += 1;
         w.message = None;
         w.objects = wave.components.iter().map(|c| c.objects.len()).sum();
+        self.record.message = Some(format!("wave {} in progress", wave.name));
         self.save().await
     }
 
@@ -114,9 +198,12 @@ impl Pass {
 
     /// Marks `wave` completed (or skipped when every component was). Written
     /// with the next wave's start or the final save: one write per transition.
+    /// The attempt counter keeps saying how many attempts it took; the next
+    /// start of the wave resets it.
     pub fn complete_wave(&mut self, wave: &PlannedWave, skipped: Vec<String>) {
         let w = self.record.wave_mut(&wave.name);
         w.finished = Some(now());
+        w.message = None;
         w.status = if !skipped.is_empty() && skipped.len() == wave.components.len() {
             WaveStatus::Skipped
         } else {
@@ -126,12 +213,20 @@ impl Pass {
     }
 
     /// Records `wave`'s failure and ends the pass as Failed.
-    pub async fn fail_wave(&mut self, wave: &str, message: &str) -> Result<(), StateError> {
+    pub async fn fail_wave(
+        &mut self,
+        wave: &str,
+        message: &str,
+        category: Category,
+        cluster: Option<String>,
+    ) -> Result<(), StateError> {
         let w = self.record.wave_mut(wave);
         w.finished = Some(now());
         w.status = WaveStatus::Failed;
         w.message = Some(message.to_string());
-        self.record.message = Some(format!("wave {wave} failed: {message}"));
+        let summary = format!("wave {wave} failed: {message}");
+        self.record.message = Some(summary.clone());
+        self.stall(summary, category, cluster);
         self.end(Phase::Failed).await
     }
 
@@ -153,6 +248,7 @@ impl Pass {
             finished: now(),
             phase,
             message: if phase == Phase::Ready { None } else { message },
+            repeats: 0,
         });
         self.save().await
     }

@@ -6,6 +6,7 @@
 
 use super::gates;
 use super::pass::Pass;
+use super::stop::{Stop, StopReason};
 use crate::apply::staged::Applier;
 use crate::apply::{ApplyError, Resolver, prune};
 use crate::config::{self, ConfigError, WaveSet};
@@ -15,7 +16,7 @@ use crate::health::{CompiledRule, HealthError};
 use crate::model::{ObjRef, Revision};
 use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
 use crate::render::{self, ChartSpec, Helm, HelmSettings, RenderError, RenderRequest};
-use crate::report::{Event, Progress};
+use crate::report::{ApplyAction, Event, Progress};
 use crate::state::{Phase, Record, StateError, StateStore, WaveStatus};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -37,6 +38,11 @@ pub struct SyncOptions {
     pub requires_grace: Duration,
     /// How Helm charts are rendered.
     pub helm: HelmSettings,
+    /// The WaveSet's record to write when wavesync.yaml itself does not load
+    /// (and so cannot name it).
+    pub waveset: String,
+    /// Run even when the record is Stalled at this revision (a manual sync).
+    pub force: bool,
 }
 
 impl Default for SyncOptions {
@@ -48,6 +54,8 @@ impl Default for SyncOptions {
             concurrency: 16,
             requires_grace: Duration::from_secs(10),
             helm: HelmSettings::default(),
+            waveset: "dataplane".into(),
+            force: true,
         }
     }
 }
@@ -79,6 +87,9 @@ pub enum SyncError {
     /// Discovery failed.
     #[error(transparent)]
     Discovery(ApplyError),
+    /// The pass stopped at a safe point (shutdown, or the lease was lost).
+    #[error("sync stopped: {}", match .0 { StopReason::Shutdown => "shutting down", StopReason::LeaseLost => "the lease was lost" })]
+    Cancelled(StopReason),
     /// A wave failed.
     #[error("wave {wave} failed: {message}")]
     Wave {
@@ -101,6 +112,7 @@ impl Categorized for SyncError {
             SyncError::State(e) => e.category(),
             SyncError::Discovery(e) => e.category(),
             SyncError::Wave { category, .. } => *category,
+            SyncError::Cancelled(_) => Category::Transient,
         }
     }
 }
@@ -116,6 +128,20 @@ pub struct SyncReport {
     pub verified_waves: Vec<String>,
     /// The revision was already Ready: nothing was done.
     pub up_to_date: bool,
+    /// The record is Stalled at this revision: nothing was tried.
+    pub stalled: bool,
+}
+
+impl SyncReport {
+    fn nothing(phase: Phase) -> Self {
+        SyncReport {
+            phase,
+            applied_waves: vec![],
+            verified_waves: vec![],
+            up_to_date: false,
+            stalled: false,
+        }
+    }
 }
 
 /// Runs syncs against one cluster.
@@ -126,6 +152,8 @@ pub struct Engine {
     progress: Arc<dyn Progress>,
     /// Renders charts, and keeps them rendered across passes.
     helm: Helm,
+    /// Asks a pass to stop at its next safe point.
+    stop: Stop,
     /// Options.
     pub options: SyncOptions,
 }
@@ -163,6 +191,8 @@ struct Applied {
 struct WaveFailure {
     message: String,
     category: Category,
+    /// Stopped on request rather than failed: nothing to record.
+    stopped: Option<StopReason>,
 }
 
 impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
@@ -170,7 +200,16 @@ impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
         WaveFailure {
             message: e.to_string(),
             category: e.category(),
+            stopped: None,
         }
+    }
+}
+
+/// The API group label of an object (`core` for the core group).
+fn group_label(r: &ObjRef) -> String {
+    match r.group() {
+        "" => "core".to_string(),
+        g => g.to_string(),
     }
 }
 
@@ -185,8 +224,55 @@ impl Engine {
             applier,
             progress,
             helm: Helm::new(options.helm.clone()),
+            stop: Stop::default(),
             options,
         }
+    }
+
+    /// This engine stopping its passes when `stop` is requested.
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// An error when a stop was requested: the pass ends here.
+    fn checkpoint(&self) -> Result<(), SyncError> {
+        match self.stop.reason() {
+            Some(r) => Err(SyncError::Cancelled(r)),
+            None => Ok(()),
+        }
+    }
+
+    async fn load_pass(&self, waveset: &str, revision: &Revision) -> Result<Pass, StateError> {
+        Pass::load(
+            self.store(waveset),
+            waveset,
+            revision,
+            self.progress.clone(),
+            self.stop.clone(),
+        )
+        .await
+    }
+
+    /// wavesync.yaml did not load, so it cannot name its record: the
+    /// failure goes to the record of the configured WaveSet name, and stalls
+    /// it (unless the error may pass on a retry).
+    async fn config_failed(
+        &self,
+        revision: &Revision,
+        e: ConfigError,
+    ) -> Result<SyncReport, SyncError> {
+        let cluster = self.options.cluster.clone();
+        let mut pass = self.load_pass(&self.options.waveset, revision).await?;
+        if !self.options.force && pass.stalled_at(cluster.as_deref()).is_some() {
+            return Ok(SyncReport {
+                stalled: true,
+                ..SyncReport::nothing(Phase::Failed)
+            });
+        }
+        pass.failed_to_start(e.to_string(), e.category(), cluster)
+            .await?;
+        Err(e.into())
     }
 
     /// This engine rendering charts with `helm` (an engine already started,
@@ -227,14 +313,17 @@ impl Engine {
     /// The first failure; the record says the same.
     pub async fn sync(&self, root: &Path, revision: &Revision) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
-        let ws = config::load(root, self.options.cluster.as_deref())?;
-        let mut pass = Pass::load(self.store(&ws.name), &ws.name, revision).await?;
-        let mut report = SyncReport {
-            phase: Phase::Installing,
-            applied_waves: vec![],
-            verified_waves: vec![],
-            up_to_date: false,
+        let ws = match config::load(root, self.options.cluster.as_deref()) {
+            Ok(ws) => ws,
+            Err(e) => return self.config_failed(revision, e).await,
         };
+        let mut pass = self.load_pass(&ws.name, revision).await?;
+        let mut report = SyncReport::nothing(Phase::Installing);
+        if !self.options.force && pass.stalled_at(ws.cluster.as_deref()).is_some() {
+            report.phase = pass.record.phase;
+            report.stalled = true;
+            return Ok(report);
+        }
         if !self.options.repair && is_done(&pass.record, revision, ws.cluster.as_deref()) {
             self.progress.event(&Event::UpToDate {
                 revision: revision.0.clone(),
@@ -246,7 +335,8 @@ impl Engine {
         let (plan, rules) = match self.plan_for(root, &ws).await {
             Ok(p) => p,
             Err(e) => {
-                pass.failed_to_start(e.to_string()).await?;
+                pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
+                    .await?;
                 return Err(e);
             }
         };
@@ -261,6 +351,7 @@ impl Engine {
         // unchanged object is a no-op for the API server.
         let mut cascade = false;
         for (i, wave) in plan.waves.iter().enumerate() {
+            self.checkpoint()?;
             let Some(spec) = ws.wave(&wave.name) else {
                 continue;
             };
@@ -280,6 +371,7 @@ impl Engine {
                         self.progress.event(&Event::WaveDrifted {
                             wave: wave.name.clone(),
                             why: why.clone(),
+                            objects: wave.components.iter().map(|c| c.objects.len()).sum(),
                         });
                         pass.degraded(&wave.name, &why).await?;
                     }
@@ -292,6 +384,7 @@ impl Engine {
                 total: plan.waves.len(),
                 wave: wave.name.clone(),
                 objects: wave.components.iter().map(|c| c.objects.len()).sum(),
+                timeout: spec.timeout,
             });
             let wave_started = Instant::now();
             match self
@@ -306,12 +399,20 @@ impl Engine {
                     });
                     report.applied_waves.push(wave.name.clone());
                 }
+                // Stopped on request: the wave stays in progress in the
+                // record, and the next pass (or agent) resumes it.
+                Err(WaveFailure {
+                    stopped: Some(reason),
+                    ..
+                }) => return Err(SyncError::Cancelled(reason)),
                 Err(f) => {
-                    pass.fail_wave(&wave.name, &f.message).await?;
                     self.progress.event(&Event::WaveFailed {
                         wave: wave.name.clone(),
                         message: f.message.clone(),
+                        took: wave_started.elapsed(),
                     });
+                    pass.fail_wave(&wave.name, &f.message, f.category, ws.cluster.clone())
+                        .await?;
                     self.progress.event(&Event::SyncFinished {
                         phase: "Failed".into(),
                         took: started.elapsed(),
@@ -324,6 +425,7 @@ impl Engine {
                 }
             }
         }
+        self.checkpoint()?;
         let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
         self.prune_removed_waves(&ws, &names, &planned, &mut pass.record)
             .await;
@@ -349,16 +451,32 @@ impl Engine {
         pass: &mut Pass,
     ) -> Result<Result<Vec<String>, WaveFailure>, StateError> {
         pass.start_wave(wave).await?;
+        // The budget is per pass: failures of earlier passes (or agents) do
+        // not use it up; the record's counter only tells people.
+        let mut attempts = 1;
         loop {
             let result = self
                 .run_wave(ws, spec, rules, wave, planned, &mut pass.record)
                 .await;
-            let attempts = pass.record.wave_mut(&wave.name).attempts;
             match result {
-                Err(f) if f.category == Category::Transient && attempts < spec.retry.attempts => {
+                Err(f)
+                    if f.stopped.is_none()
+                        && f.category == Category::Transient
+                        && attempts < spec.retry.attempts =>
+                {
                     let delay = spec.retry.delay(attempts + 1);
                     tracing::info!(wave = %wave.name, attempt = attempts + 1, ?delay, error = %f.message, "transient failure; retrying the wave");
-                    tokio::time::sleep(delay).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = self.stop.stopped() => {}
+                    }
+                    if let Some(reason) = self.stop.reason() {
+                        return Ok(Err(WaveFailure {
+                            stopped: Some(reason),
+                            ..f
+                        }));
+                    }
+                    attempts += 1;
                     pass.retry_wave(&wave.name, &f.message).await?;
                 }
                 other => return Ok(other),
@@ -513,17 +631,21 @@ impl Engine {
     ) -> Result<Applied, WaveFailure> {
         let mut applier = self.applier.clone();
         applier.revision = record.target_revision.clone();
+        let since = jiff::Timestamp::now();
         let outcomes =
             futures::future::join_all(objects.iter().map(|objs| applier.apply(objs))).await;
         let mut out = Applied::default();
         let mut recreated = 0;
         let mut errors = Vec::new();
+        let mut counts: BTreeMap<(ApplyAction, String), usize> = BTreeMap::new();
         for o in outcomes {
             recreated += o.recreated_jobs.len();
             errors.extend(o.errors);
             // What the apply response already shows ready (ConfigMaps, Services…)
             // need not be read again.
             for (r, live) in &o.live {
+                let action = crate::apply::action::classify(live, since);
+                *counts.entry((action, group_label(r))).or_default() += 1;
                 if !crate::health::assess(Some(live), rules).is_ready() {
                     out.to_watch.push(r.clone());
                 }
@@ -546,6 +668,12 @@ impl Engine {
             .inventory
             .waves
             .insert(wave.to_string(), inventory.into_iter().collect());
+        if !counts.is_empty() {
+            self.progress.event(&Event::ObjectsApplied {
+                wave: wave.to_string(),
+                counts,
+            });
+        }
         if let Some(e) = errors.into_iter().next() {
             return Err(e.into());
         }
@@ -578,15 +706,26 @@ impl Engine {
                 example: example.to_string(),
             });
         };
-        wait_healthy(
-            &self.resolver,
-            &applied.to_watch,
-            rules,
-            spec.timeout,
-            &report,
-        )
-        .await
-        .map_err(|e: WaitError| WaveFailure::from(e))?;
+        // Waiting is read-only: a stop request ends it at once.
+        tokio::select! {
+            r = wait_healthy(&self.resolver, &applied.to_watch, rules, spec.timeout, &report) => {
+                r.map_err(|e: WaitError| WaveFailure::from(e))?;
+            }
+            _ = self.stop.stopped() => {
+                return Err(WaveFailure {
+                    message: "stopped".into(),
+                    category: Category::Transient,
+                    stopped: self.stop.reason(),
+                });
+            }
+        }
+        if let Some(reason) = self.stop.reason() {
+            return Err(WaveFailure {
+                message: "stopped".into(),
+                category: Category::Transient,
+                stopped: Some(reason),
+            });
+        }
         let stale: Vec<ObjRef> = applied
             .previous
             .iter()
@@ -596,11 +735,7 @@ impl Engine {
         let mut inventory: BTreeSet<ObjRef> = applied.refs.iter().cloned().collect();
         if !stale.is_empty() {
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&Event::Pruned {
-                wave: wave.name.clone(),
-                deleted: out.deleted.len(),
-                kept: out.kept.len(),
-            });
+            self.progress.event(&pruned_event(&wave.name, &out));
             // A failed delete stays in the inventory for the next attempt.
             inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
         }
@@ -637,11 +772,7 @@ impl Engine {
                 .cloned()
                 .collect();
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&Event::Pruned {
-                wave: wave.clone(),
-                deleted: out.deleted.len(),
-                kept: out.kept.len(),
-            });
+            self.progress.event(&pruned_event(&wave, &out));
             if out.failed.is_empty() {
                 record.inventory.waves.remove(&wave);
             } else {
@@ -651,6 +782,21 @@ impl Engine {
                     .insert(wave, out.failed.into_iter().map(|(r, _)| r).collect());
             }
         }
+    }
+}
+
+/// The progress event of a prune: counts, and deletions by API group.
+fn pruned_event(wave: &str, out: &prune::PruneOutcome) -> Event {
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for r in out.deleted.iter().filter(|r| !out.gone.contains(r)) {
+        *groups.entry(group_label(r)).or_default() += 1;
+    }
+    Event::Pruned {
+        wave: wave.to_string(),
+        deleted: out.deleted.len(),
+        kept: out.kept.len(),
+        failed: out.failed.len(),
+        groups,
     }
 }
 

@@ -1,7 +1,10 @@
 //! Report: what a sync shows people — progress on a terminal (or in logs) as
 //! it happens, and the status table of the record.
 
+pub mod events;
+pub mod metrics;
 pub mod progress;
 pub mod status;
 
-pub use progress::{Event, Progress, TerminalProgress};
+pub use metrics::Metrics;
+pub use progress::{ApplyAction, Event, Fanout, Progress, TerminalProgress};

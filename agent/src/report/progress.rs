@@ -1,9 +1,14 @@
 //! Progress of a sync, wave by wave: printed for people on a terminal and
 //! logged through `tracing` for everyone else.
 
+use crate::error::Category;
+use crate::state::{Phase, WaveStatus};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
+
+pub use crate::model::ApplyAction;
 
 /// Something that happened during a sync.
 #[derive(Debug, Clone)]
@@ -32,6 +37,8 @@ pub enum Event {
         wave: String,
         /// What was found.
         why: String,
+        /// Objects in the wave.
+        objects: usize,
     },
     /// A wave started.
     WaveStarted {
@@ -43,6 +50,8 @@ pub enum Event {
         wave: String,
         /// Objects to apply.
         objects: usize,
+        /// How long it may take to become healthy.
+        timeout: Duration,
     },
     /// A component was skipped by its `skipIf` rule.
     ComponentSkipped {
@@ -62,6 +71,13 @@ pub enum Event {
         /// Jobs recreated because their content changed.
         recreated_jobs: usize,
     },
+    /// What the apply did to the wave's objects, by action and API group.
+    ObjectsApplied {
+        /// Wave name.
+        wave: String,
+        /// Object counts by (action, API group; `core` for the core group).
+        counts: BTreeMap<(ApplyAction, String), usize>,
+    },
     /// Still waiting for objects to become healthy.
     WaveWaiting {
         /// Wave name.
@@ -79,6 +95,10 @@ pub enum Event {
         deleted: usize,
         /// How many were kept by the safety rails.
         kept: usize,
+        /// How many deletes failed (they stay in the inventory).
+        failed: usize,
+        /// Deleted objects by API group.
+        groups: BTreeMap<String, usize>,
     },
     /// A wave is healthy.
     WaveCompleted {
@@ -93,6 +113,34 @@ pub enum Event {
         wave: String,
         /// Why.
         message: String,
+        /// How long it ran.
+        took: Duration,
+    },
+    /// The record's phase changed.
+    PhaseChanged {
+        /// Before.
+        from: Phase,
+        /// After.
+        to: Phase,
+    },
+    /// The record was written (what the metrics gauges show).
+    Recorded {
+        /// Phase.
+        phase: Phase,
+        /// Every wave's status, in order.
+        waves: Vec<(String, WaveStatus)>,
+        /// Objects in the inventory.
+        inventory: usize,
+        /// Held until the next commit by a config or permission error.
+        stalled: bool,
+    },
+    /// A config or permission error holds the WaveSet until the revision,
+    /// the values or wavesync.yaml change (or a manual `wavesync sync`).
+    Stalled {
+        /// Why.
+        reason: String,
+        /// The error's category.
+        category: Category,
     },
     /// The sync ended.
     SyncFinished {
@@ -114,7 +162,31 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn event(&self, e: &Event) {
-        tracing::info!(event = ?e, "sync progress");
+        match e {
+            // Bookkeeping for the gauges; the other events say the same.
+            Event::Recorded { .. } | Event::ObjectsApplied { .. } => {}
+            Event::WaveFailed { .. } | Event::Stalled { .. } | Event::WaveDrifted { .. } => {
+                if let Some(l) = line(e) {
+                    tracing::warn!("{}", l.trim_start());
+                }
+            }
+            _ => {
+                if let Some(l) = line(e) {
+                    tracing::info!("{}", l.trim_start());
+                }
+            }
+        }
+    }
+}
+
+/// Sends every event to each of several sinks (log, metrics, Kubernetes Events).
+pub struct Fanout(pub Vec<std::sync::Arc<dyn Progress>>);
+
+impl Progress for Fanout {
+    fn event(&self, e: &Event) {
+        for p in &self.0 {
+            p.event(e);
+        }
     }
 }
 
@@ -154,7 +226,7 @@ pub fn line(e: &Event) -> Option<String> {
             &revision[..revision.len().min(12)]
         ),
         Event::WaveVerified { wave } => format!("  ✓ {wave}: unchanged and healthy, skipped"),
-        Event::WaveDrifted { wave, why } => {
+        Event::WaveDrifted { wave, why, .. } => {
             format!("  ! {wave}: drifted ({why}); applying it again")
         }
         Event::WaveStarted {
@@ -162,6 +234,7 @@ pub fn line(e: &Event) -> Option<String> {
             total,
             wave,
             objects,
+            ..
         } => format!("▶ wave {index}/{total} {wave}: applying {objects} objects"),
         Event::ComponentSkipped {
             wave,
@@ -189,11 +262,26 @@ pub fn line(e: &Event) -> Option<String> {
             wave,
             deleted,
             kept,
-        } => format!("  − {wave}: pruned {deleted}, kept {kept}"),
+            failed,
+            ..
+        } => {
+            let failed = if *failed > 0 {
+                format!(", {failed} failed (kept in the inventory)")
+            } else {
+                String::new()
+            };
+            format!("  − {wave}: pruned {deleted}, kept {kept}{failed}")
+        }
         Event::WaveCompleted { wave, took } => {
             format!("  ✓ {wave} healthy in {:.1}s", took.as_secs_f64())
         }
-        Event::WaveFailed { wave, message } => format!("  ✗ {wave} failed: {message}"),
+        Event::WaveFailed { wave, message, .. } => format!("  ✗ {wave} failed: {message}"),
+        Event::Stalled { reason, category } => format!(
+            "stalled ({category} error): {reason}; not retried until a new commit or a manual sync"
+        ),
+        Event::PhaseChanged { .. } | Event::Recorded { .. } | Event::ObjectsApplied { .. } => {
+            return None;
+        }
         Event::SyncFinished { phase, took } => {
             format!("phase {phase} after {:.1}s", took.as_secs_f64())
         }

@@ -1,10 +1,12 @@
 //! The state record: the revision, phase and every wave's status, kept in a
 //! ConfigMap in the cluster so that any agent process resumes where the last
 //! one stopped. [`record`] is the plain data and its encoding; [`store`]
-//! reads and writes it with optimistic concurrency.
+//! reads and writes it with optimistic concurrency; [`conditions`] derives
+//! the standard status conditions from the phase.
 
+pub mod conditions;
 pub mod record;
 pub mod store;
 
-pub use record::{Inventory, Phase, Record, SyncEntry, WaveRecord, WaveStatus};
+pub use record::{Inventory, Phase, Record, Stall, SyncEntry, WaveRecord, WaveStatus};
 pub use store::{StateError, StateStore};

@@ -128,6 +128,39 @@ pub struct SyncEntry {
     /// Summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// How many more times the same outcome followed (one entry, not one per retry).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A config or permission error that holds the WaveSet: the agent does not
+/// retry until the revision or the selected cluster change, or a manual
+/// `wavesync sync` runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stall {
+    /// Why (with file:line where the error has one).
+    pub reason: String,
+    /// The error's category.
+    pub category: crate::error::Category,
+    /// The revision that failed.
+    pub revision: String,
+    /// The cluster values selected when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
+impl Stall {
+    /// Whether this stall still holds for `revision` with `cluster` selected.
+    pub fn holds_for(&self, revision: &str, cluster: Option<&str>) -> bool {
+        self.revision == revision && self.cluster.as_deref() == cluster
+    }
 }
 
 /// What wavesync applied, per wave: the base of pruning.
@@ -177,6 +210,12 @@ pub struct Record {
     /// The last syncs, newest first.
     #[serde(default)]
     pub history: Vec<SyncEntry>,
+    /// Set while a config or permission error holds the WaveSet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<Stall>,
+    /// Ready, Progressing, Stalled, Degraded (see [`super::conditions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<super::conditions::Condition>,
     /// Applied objects (stored compressed, apart from the JSON).
     #[serde(skip)]
     pub inventory: Inventory,
@@ -225,8 +264,20 @@ impl Record {
         self.waves.iter().find(|w| w.name == name)
     }
 
-    /// Adds a sync to the history, keeping the newest [`HISTORY`].
+    /// Adds a sync to the history, keeping the newest [`HISTORY`]. The same
+    /// outcome as the newest entry (revision, phase, message) bumps its
+    /// `repeats` instead, so a failure retried with backoff is one entry.
     pub fn push_history(&mut self, entry: SyncEntry) {
+        if let Some(last) = self.history.first_mut()
+            && last.revision == entry.revision
+            && last.phase == entry.phase
+            && last.message == entry.message
+            && entry.phase != Phase::Ready
+        {
+            last.repeats += 1;
+            last.finished = entry.finished;
+            return;
+        }
         self.history.insert(0, entry);
         self.history.truncate(HISTORY);
     }
@@ -293,6 +344,27 @@ mod tests {
     }
 
     #[test]
+    fn the_same_failure_again_is_one_history_entry() {
+        let mut r = Record::new("dataplane");
+        let failed = |finished: &str, message: &str| SyncEntry {
+            revision: "abc".into(),
+            started: "t0".into(),
+            finished: finished.into(),
+            phase: Phase::Failed,
+            message: Some(message.into()),
+            repeats: 0,
+        };
+        r.push_history(failed("t1", "503"));
+        r.push_history(failed("t2", "503"));
+        r.push_history(failed("t3", "503"));
+        assert_eq!(r.history.len(), 1);
+        assert_eq!(r.history[0].repeats, 2);
+        assert_eq!(r.history[0].finished, "t3");
+        r.push_history(failed("t4", "another error"));
+        assert_eq!(r.history.len(), 2);
+    }
+
+    #[test]
     fn five_thousand_objects_fit_far_under_the_object_limit() {
         let mut r = Record::new("dataplane");
         for w in 0..5 {
@@ -309,6 +381,7 @@ mod tests {
                 finished: "2026-01-01T00:01:00Z".into(),
                 phase: Phase::Ready,
                 message: None,
+                repeats: 0,
             });
         }
         assert_eq!(r.history.len(), HISTORY);

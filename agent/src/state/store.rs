@@ -26,6 +26,12 @@ pub enum StateError {
         /// ConfigMap name.
         name: String,
     },
+    /// Not written: this agent lost the lease, another one acts now.
+    #[error("state ConfigMap {name} not written: this agent lost the lease")]
+    NotLeader {
+        /// ConfigMap name.
+        name: String,
+    },
     /// The stored record is not readable.
     #[error(
         "state ConfigMap {name} holds an unreadable record ({source}); `wavesync reset` clears it"
@@ -43,7 +49,7 @@ impl Categorized for StateError {
     fn category(&self) -> Category {
         match self {
             StateError::Api { source, .. } => source.category,
-            StateError::Conflict { .. } => Category::Transient,
+            StateError::Conflict { .. } | StateError::NotLeader { .. } => Category::Transient,
             StateError::Corrupt { .. } => Category::Config,
         }
     }

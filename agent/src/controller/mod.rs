@@ -1,0 +1,250 @@
+//! The agent as a long-running in-cluster controller (`wavesync run`): on
+//! top of the pipeline, it follows the repository, acts only while it holds
+//! the Lease, schedules passes by the error policy, and tells the world
+//! through metrics, Events and its health endpoints.
+//!
+//! - [`elector`] holds the Lease for the life of the process;
+//! - [`policy`] decides when the next pass runs (backoff, stall);
+//! - [`health`] and [`http`] answer `/healthz`, `/readyz`, `/metrics`.
+//!
+//! A pass is the engine's [`Engine::sync`]; this loop only instruments it,
+//! and stops it at a safe point when the lease is lost (at once: no more
+//! writes) or on shutdown (within the grace period, then the lease is
+//! released).
+
+pub mod elector;
+pub mod health;
+pub mod http;
+pub mod policy;
+
+use crate::error::{Categorized, Category};
+use crate::reconcile::stop::{Stop, StopReason};
+use crate::reconcile::{Engine, SyncError, SyncReport};
+use crate::report::Metrics;
+use crate::report::metrics::PassResult;
+use crate::source::{GitSource, Snapshot, SourceError};
+use crate::state::StateError;
+use elector::{Elector, Role};
+use health::Health;
+use policy::{Backoff, Outcome, Schedule};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How the loop behaves.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    /// The WaveSet name (metric labels; the record when wavesync.yaml fails to load).
+    pub waveset: String,
+    /// Directory inside the checkout holding wavesync.yaml.
+    pub path: String,
+    /// Time between polls of the remote.
+    pub interval: Duration,
+    /// Backoff of failed passes.
+    pub backoff: Backoff,
+    /// How long a pass may go on after SIGTERM before it is dropped.
+    pub grace: Duration,
+}
+
+/// Builds the Git source anew (after a failed fetch: credentials files may
+/// have been rotated).
+pub type SourceFactory = Box<dyn Fn() -> GitSource + Send + Sync>;
+
+/// Everything the loop runs with.
+pub struct Agent {
+    /// Runs the passes.
+    pub engine: Engine,
+    /// The engine's stop request (the same one the engine was built with).
+    pub stop: Stop,
+    /// Makes the Git source.
+    pub source: SourceFactory,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Liveness and readiness.
+    pub health: Arc<Health>,
+    /// Wakes the loop early (a local watch, a webhook).
+    pub wake: mpsc::Receiver<()>,
+    /// Settings.
+    pub options: LoopOptions,
+}
+
+/// How a pass went, as the loop sees it.
+struct Ran {
+    outcome: Outcome,
+    result: PassResult,
+}
+
+fn classify(r: &Result<SyncReport, SyncError>) -> Ran {
+    match r {
+        Ok(rep) if rep.stalled => Ran {
+            outcome: Outcome::Stalled,
+            result: PassResult::Stalled,
+        },
+        Ok(rep) if rep.up_to_date => Ran {
+            outcome: Outcome::Succeeded,
+            result: PassResult::UpToDate,
+        },
+        Ok(_) => Ran {
+            outcome: Outcome::Succeeded,
+            result: PassResult::Success,
+        },
+        Err(SyncError::Cancelled(_) | SyncError::State(StateError::NotLeader { .. })) => Ran {
+            outcome: Outcome::Cancelled,
+            result: PassResult::Cancelled,
+        },
+        Err(e) => Ran {
+            outcome: Outcome::Failed(e.category()),
+            result: PassResult::Failure,
+        },
+    }
+}
+
+/// A fraction in [0, 1) for the backoff's jitter.
+fn jitter() -> f64 {
+    rand::random::<f64>()
+}
+
+/// Fetches on a blocking thread (libgit2 is synchronous).
+async fn fetch(src: GitSource) -> (GitSource, Result<Snapshot, SourceError>) {
+    match tokio::task::spawn_blocking(move || {
+        let mut src = src;
+        let snap = src.sync();
+        (src, snap)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+impl Agent {
+    /// Runs until `shutdown` resolves, then releases the lease held by `elector`.
+    pub async fn run(mut self, elector: Elector, shutdown: impl std::future::Future<Output = ()>) {
+        let mut role = elector.role();
+        tokio::pin!(shutdown);
+        let mut src = Some((self.source)());
+        let mut schedule = Schedule::default();
+        let mut stalled_at: Option<String> = None;
+        let mut failing_fetch = false;
+        let ws = self.options.waveset.clone();
+        'outer: loop {
+            self.health.progress(Instant::now());
+            if *role.borrow() != Role::Leader {
+                if *role.borrow() == Role::Standby {
+                    self.health.saw_lease();
+                }
+                tokio::select! {
+                    _ = role.changed() => continue,
+                    // Standbys stay alive while they wait.
+                    _ = tokio::time::sleep(self.options.interval) => continue,
+                    _ = &mut shutdown => break,
+                }
+            }
+            let started = Instant::now();
+            let (next, fetched) = fetch(src.take().unwrap_or_else(|| (self.source)())).await;
+            self.metrics.fetch(fetched.is_ok(), started.elapsed());
+            let delay = match fetched {
+                Err(e) => {
+                    self.metrics.error(&ws, e.category());
+                    if !failing_fetch {
+                        tracing::warn!(error = %e, category = %e.category(), "fetch failed; backing off");
+                        failing_fetch = true;
+                    }
+                    src = Some((self.source)());
+                    schedule.next(
+                        Outcome::Failed(e.category()),
+                        self.options.interval,
+                        self.options.backoff,
+                        jitter(),
+                    )
+                }
+                Ok(snapshot) => {
+                    failing_fetch = false;
+                    src = Some(next);
+                    self.metrics.source(&ws, &snapshot.revision.0);
+                    let root: PathBuf = snapshot.root.join(&self.options.path);
+                    self.stop.clear();
+                    let pass_started = Instant::now();
+                    let result = {
+                        let pass = self.engine.sync(&root, &snapshot.revision);
+                        tokio::pin!(pass);
+                        tokio::select! {
+                            r = &mut pass => r,
+                            _ = role.wait_for(|r| *r != Role::Leader) => {
+                                self.stop.request(StopReason::LeaseLost);
+                                // The pass stops at its next safe point; a
+                                // write in flight is not cut in half.
+                                tokio::time::timeout(Duration::from_secs(2), &mut pass)
+                                    .await
+                                    .unwrap_or(Err(SyncError::Cancelled(StopReason::LeaseLost)))
+                            }
+                            _ = &mut shutdown => {
+                                tracing::info!(grace = ?self.options.grace, "shutdown requested; stopping the pass at a safe point");
+                                self.stop.request(StopReason::Shutdown);
+                                if tokio::time::timeout(self.options.grace, &mut pass).await.is_err() {
+                                    tracing::warn!("pass still running after the grace period; the next agent resumes from the record");
+                                }
+                                break 'outer;
+                            }
+                        }
+                    };
+                    let ran = classify(&result);
+                    self.metrics.pass(&ws, ran.result, pass_started.elapsed());
+                    self.report(&result, &snapshot, &mut stalled_at);
+                    if ran.outcome != Outcome::Cancelled {
+                        self.health.passed();
+                    }
+                    schedule.next(
+                        ran.outcome,
+                        self.options.interval,
+                        self.options.backoff,
+                        jitter(),
+                    )
+                }
+            };
+            self.health.progress(Instant::now());
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                Some(()) = self.wake.recv() => tracing::info!("woken: syncing now"),
+                _ = role.wait_for(|r| *r != Role::Leader) => {}
+                _ = &mut shutdown => break,
+            }
+        }
+        elector.shutdown().await;
+    }
+
+    /// Logs a pass's end once per state, and counts its error.
+    fn report(
+        &self,
+        result: &Result<SyncReport, SyncError>,
+        snapshot: &Snapshot,
+        stalled_at: &mut Option<String>,
+    ) {
+        let revision = &snapshot.revision.0;
+        match result {
+            Ok(r) if r.stalled => {
+                if stalled_at.as_deref() != Some(revision.as_str()) {
+                    tracing::warn!(revision = %revision, "the record is Stalled at this revision; waiting for a new commit (or a manual `wavesync sync`)");
+                    *stalled_at = Some(revision.clone());
+                }
+            }
+            Ok(_) => *stalled_at = None,
+            Err(SyncError::Cancelled(reason)) => {
+                tracing::info!(?reason, "pass stopped at a safe point");
+            }
+            Err(SyncError::State(StateError::NotLeader { .. })) => {
+                tracing::info!("pass stopped: the lease was lost");
+            }
+            Err(e) => {
+                let category = e.category();
+                self.metrics.error(&self.options.waveset, category);
+                if matches!(category, Category::Config | Category::Permission) {
+                    *stalled_at = Some(revision.clone());
+                }
+                tracing::warn!(error = %e, category = %category, revision = %revision, "sync failed");
+            }
+        }
+    }
+}
