@@ -665,6 +665,43 @@ async fn an_invalid_wavesync_yaml_stalls_once_and_the_next_good_commit_recovers(
     );
     assert_eq!(log.matches("sync failed").count(), 1, "said once:\n{log}");
 
+    // Asked by hand (the annotation a manual retry sets): tried once more,
+    // failing the same way — one history entry, counted as a repeat.
+    let cms: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), "wavesync");
+    cms.patch(
+        "wavesync-state-shop",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"metadata": {"annotations": {
+            wavesync::state::SYNC_REQUEST_ANNOTATION: "1"}}})),
+    )
+    .await
+    .unwrap();
+    let r = eventually(Duration::from_secs(20), "the requested retry", || async {
+        let r = env.record().await;
+        (r.history[0].repeats == 1).then_some(r)
+    })
+    .await;
+    assert_eq!(r.history.len(), history);
+    assert_eq!(
+        r.stalled.as_ref().and_then(|s| s.request.as_deref()),
+        Some("1")
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.record().await.history[0].repeats,
+        1,
+        "one retry per request"
+    );
+    assert_eq!(
+        metric(
+            &agent.metrics().await,
+            "wavesync_errors_total",
+            &[("category", "config")]
+        ),
+        Some(2.0)
+    );
+
     // The fix: the next commit is synced and the stall is gone.
     env.repo.write("wavesync.yaml", STANDARD_WAVESET);
     let fixed = env.repo.commit("fix");
@@ -712,4 +749,93 @@ async fn repeated_events_are_aggregated_into_one_object_with_a_count() {
         .unwrap();
     assert_eq!(repeated["series"]["count"], 3);
     assert_eq!(repeated["type"], "Warning");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_that_loses_the_lease_stops_acting_at_once() {
+    let env = Env::start().await;
+    slow_repo(&env.repo);
+    let envs = kube_env(&env, &env.repo);
+    let a = AgentProc::start("agent-a", &envs, &[]);
+    within(
+        &a,
+        Duration::from_secs(30),
+        "the slow wave in progress",
+        || async {
+            let r = try_record(&env, WAVESET).await?;
+            (status(&r, "slow") == WaveStatus::InProgress).then_some(())
+        },
+    )
+    .await;
+
+    // Another holder takes the lease over (an operator, or a replica that
+    // judged it lapsed): the leader must stop before its pass goes on.
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(env.client.clone(), "wavesync");
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    leases
+        .patch(
+            "wavesync-shop",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {
+                "holderIdentity": "intruder", "renewTime": now, "leaseDurationSeconds": 60}})),
+        )
+        .await
+        .unwrap();
+    let taken = Instant::now();
+    within(
+        &a,
+        Duration::from_secs(5),
+        "agent-a to step down",
+        || async {
+            (metric(&a.metrics().await, "wavesync_leader", &[]) == Some(0.0)).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        taken.elapsed() < Duration::from_secs(3),
+        "stepped down after {:?}",
+        taken.elapsed()
+    );
+    let rv = env
+        .resource_version("v1", "ConfigMap", "wavesync", "wavesync-state-shop")
+        .await;
+    let writes = sync_writes(&env);
+
+    // Long past the moment the slow wave turns healthy: nothing more written.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        sync_writes(&env),
+        writes,
+        "a leader without the lease writes nothing"
+    );
+    assert_eq!(
+        env.resource_version("v1", "ConfigMap", "wavesync", "wavesync-state-shop")
+            .await,
+        rv
+    );
+    let r = env.record().await;
+    assert_eq!(
+        status(&r, "slow"),
+        WaveStatus::InProgress,
+        "left for the next leader to resume"
+    );
+    assert!(
+        env.get("v1", "ConfigMap", "shop", "app").await.is_none(),
+        "the next wave never started"
+    );
+    let m = a.metrics().await;
+    assert_eq!(
+        metric(&m, "wavesync_reconcile_total", &[("result", "cancelled")]),
+        Some(1.0),
+        "{m:?}"
+    );
+    assert!(a.log().contains("lost the lease"), "{}", a.log());
+    let evs = events(&env).await;
+    assert!(
+        evs.iter()
+            .any(|e| e["reason"] == "LeaderLost" && e["type"] == "Warning")
+    );
 }

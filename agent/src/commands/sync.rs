@@ -107,9 +107,60 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
         Duration::from_secs(60),
     );
     // A previous agent killed mid-pass holds the lease until it expires.
-    lease.acquire_waiting(Duration::from_secs(90)).await?;
+    lease
+        .acquire_waiting(Duration::from_secs(90))
+        .await
+        .with_context(|| {
+            format!(
+                "a running agent holds the lease; to make it try a Stalled revision again: \
+                 kubectl -n {ns} annotate configmap wavesync-state-{ws} {key}=\"$(date +%s)\" --overwrite",
+                ns = args.state.state_namespace,
+                ws = ws.name,
+                key = crate::state::SYNC_REQUEST_ANNOTATION,
+            )
+        })?;
     let result = lease.hold(engine.sync(&root, &snapshot.revision)).await;
     lease.release().await;
     result??;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(token_file: Option<PathBuf>) -> RepoArgs {
+        RepoArgs {
+            repo: "https://git.example.com/r.git".into(),
+            branch: "main".into(),
+            tag: None,
+            commit: None,
+            path: ".".into(),
+            cache_dir: ".wavesync-cache".into(),
+            git_token: None,
+            git_token_file: token_file,
+            git_username: Some("oauth2".into()),
+            ssh_key: None,
+            known_hosts: None,
+            cluster_name: None,
+        }
+    }
+
+    #[test]
+    fn a_mounted_token_file_is_read_trimmed_and_an_empty_one_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret-token\n").expect("write");
+        assert_eq!(
+            token(&args(Some(file.clone()))).expect("read").as_deref(),
+            Some("s3cret-token")
+        );
+        std::fs::write(&file, "\n").expect("write");
+        let e = token(&args(Some(file.clone()))).expect_err("empty");
+        assert!(e.to_string().contains("is empty"), "{e}");
+        let missing = dir.path().join("nope");
+        let e = source(&args(Some(missing))).err().expect("missing file");
+        assert!(e.to_string().contains("reading the git token file"), "{e}");
+        assert!(token(&args(None)).expect("none").is_none());
+    }
 }

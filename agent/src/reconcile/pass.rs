@@ -99,10 +99,11 @@ impl Pass {
 
     /// Whether a config or permission error holds this revision.
     pub fn stalled_at(&self, cluster: Option<&str>) -> Option<&Stall> {
+        let request = self.record.sync_request.as_deref();
         self.record
             .stalled
             .as_ref()
-            .filter(|s| s.holds_for(&self.revision.0, cluster))
+            .filter(|s| s.holds_for(&self.revision.0, cluster, request))
     }
 
     /// Records a pass that failed before any wave started (config, render,
@@ -133,6 +134,7 @@ impl Pass {
             revision: self.revision.0.clone(),
             cluster,
             since: now(),
+            request: self.record.sync_request.clone(),
         });
     }
 

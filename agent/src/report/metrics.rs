@@ -125,7 +125,7 @@ impl Metrics {
             .expect("valid metric definition");
         r.register(Box::new(leader.clone()))
             .expect("metric registered once");
-        let mut f: Vec<(String, bool)> = vec![("wavesync_leader".into(), false)];
+        let mut f: Vec<(String, bool)> = vec![("leader".into(), false)];
         Arc::new(Metrics {
             reconcile_total: metric!(
                 r,
@@ -285,12 +285,14 @@ impl Metrics {
     pub fn series_names(&self) -> Vec<String> {
         let mut out = Vec::new();
         for (name, histogram) in &self.families {
+            // The registry adds the prefix when it gathers, not to the descs.
+            let name = format!("wavesync_{name}");
             if *histogram {
                 for suffix in ["_bucket", "_sum", "_count"] {
                     out.push(format!("{name}{suffix}"));
                 }
             } else {
-                out.push(name.clone());
+                out.push(name);
             }
         }
         out.sort();

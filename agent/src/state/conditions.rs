@@ -207,6 +207,7 @@ mod tests {
             revision: "abc".into(),
             cluster: None,
             since: "t3".into(),
+            request: None,
         });
         update(&mut r, "t3");
         assert_eq!(get(&r, kind::PROGRESSING).status, "False");

@@ -8,5 +8,7 @@ pub mod conditions;
 pub mod record;
 pub mod store;
 
-pub use record::{Inventory, Phase, Record, Stall, SyncEntry, WaveRecord, WaveStatus};
+pub use record::{
+    Inventory, Phase, Record, SYNC_REQUEST_ANNOTATION, Stall, SyncEntry, WaveRecord, WaveStatus,
+};
 pub use store::{StateError, StateStore};

@@ -154,12 +154,24 @@ pub struct Stall {
     pub cluster: Option<String>,
     /// Since when (RFC 3339).
     pub since: String,
+    /// The value of [`SYNC_REQUEST_ANNOTATION`] when it stalled: a new value
+    /// asks the agent to try again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
+/// Annotation on the state ConfigMap asking the running agent for a pass
+/// even though the record is Stalled (any new value, e.g. the time):
+/// `kubectl annotate configmap wavesync-state-<waveset> wavesync.io/sync-requested-at="$(date +%s)" --overwrite`.
+pub const SYNC_REQUEST_ANNOTATION: &str = "wavesync.io/sync-requested-at";
+
 impl Stall {
-    /// Whether this stall still holds for `revision` with `cluster` selected.
-    pub fn holds_for(&self, revision: &str, cluster: Option<&str>) -> bool {
-        self.revision == revision && self.cluster.as_deref() == cluster
+    /// Whether this stall still holds for `revision` with `cluster`
+    /// selected, and no new sync request (`request`) was made since.
+    pub fn holds_for(&self, revision: &str, cluster: Option<&str>, request: Option<&str>) -> bool {
+        self.revision == revision
+            && self.cluster.as_deref() == cluster
+            && self.request.as_deref() == request
     }
 }
 
@@ -219,6 +231,9 @@ pub struct Record {
     /// Applied objects (stored compressed, apart from the JSON).
     #[serde(skip)]
     pub inventory: Inventory,
+    /// The sync request annotation of the ConfigMap (kept as it was found).
+    #[serde(skip)]
+    pub sync_request: Option<String>,
 }
 
 /// Errors decoding a stored record.

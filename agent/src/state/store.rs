@@ -1,7 +1,7 @@
 //! Reads and writes the record ConfigMap (`wavesync-state-<waveset>`) with
 //! resourceVersion checks, so two agents never overwrite each other's record.
 
-use super::record::{DecodeError, INVENTORY_KEY, RECORD_KEY, Record};
+use super::record::{DecodeError, INVENTORY_KEY, RECORD_KEY, Record, SYNC_REQUEST_ANNOTATION};
 use crate::error::{Categorized, Category};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -126,11 +126,17 @@ impl StateStore {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD.encode(&b.0)
             });
-        let record =
+        let mut record =
             Record::decode(&json, inventory.as_deref()).map_err(|source| StateError::Corrupt {
                 name: self.name.clone(),
                 source,
             })?;
+        record.sync_request = cm
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SYNC_REQUEST_ANNOTATION))
+            .cloned();
         Ok(Some(Loaded {
             record,
             resource_version: cm.metadata.resource_version.unwrap_or_default(),
@@ -162,6 +168,11 @@ impl StateStore {
                     ),
                     ("wavesync.io/waveset".to_string(), self.waveset.clone()),
                 ])),
+                // A replace drops what it does not send: keep the request.
+                annotations: record
+                    .sync_request
+                    .as_ref()
+                    .map(|r| BTreeMap::from([(SYNC_REQUEST_ANNOTATION.to_string(), r.clone())])),
                 ..Default::default()
             },
             data: Some(BTreeMap::from([(RECORD_KEY.to_string(), {
