@@ -175,23 +175,18 @@ async fn events(env: &Env) -> Vec<Value> {
 }
 
 /// As `eventually`, with the agent's log in the failure message.
-async fn within<T, F, Fut>(agent: &AgentProc, limit: Duration, what: &str, mut f: F) -> T
+async fn within<T, F, Fut>(agent: &AgentProc, limit: Duration, what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}; the agent logged:\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_or(
+        limit,
+        what,
+        || format!("; the agent logged:\n{}", agent.log()),
+        f,
+    )
+    .await
 }
 
 /// The record, once there is one.
@@ -399,7 +394,7 @@ async fn in_pod_agent_syncs_examples_repo_to_ready_with_metrics_events_and_probe
         )
         .is_some()
     );
-    for (k, _) in &m {
+    for k in m.keys() {
         assert!(
             !k.contains("cnpg-") && !k.contains("name=\""),
             "object names stay out of labels: {k}"
@@ -495,6 +490,12 @@ spec:
     repo.commit("slow");
 }
 
+/// Some when the slow wave is being applied or waited on.
+async fn slow_in_progress(env: &Env) -> Option<()> {
+    let r = try_record(env, WAVESET).await?;
+    (status(&r, "slow") == WaveStatus::InProgress).then_some(())
+}
+
 fn kube_env(env: &Env, repo: &TestRepo) -> Vec<(&'static str, String)> {
     let kc = env.temp().join("kubeconfig");
     env.sim.write_kubeconfig(&kc).unwrap();
@@ -536,14 +537,9 @@ async fn two_agents_one_acts_and_the_standby_takes_over_from_a_killed_leader() {
     );
 
     // Kill the leader in the middle of the slow wave.
-    eventually(
-        Duration::from_secs(30),
-        "the slow wave in progress",
-        || async {
-            let r = try_record(&env, WAVESET).await?;
-            (status(&r, "slow") == WaveStatus::InProgress).then_some(())
-        },
-    )
+    eventually(Duration::from_secs(30), "the slow wave in progress", || {
+        slow_in_progress(&env)
+    })
     .await;
     let before = env.record().await;
     let base_rv = env
@@ -556,10 +552,13 @@ async fn two_agents_one_acts_and_the_standby_takes_over_from_a_killed_leader() {
     })
     .await;
     let took = killed.elapsed();
+    // The lease lapses at most 6 s after the kill (the last renewal came
+    // before it); one retry period of slack covers a loaded CI machine.
     assert!(
-        took <= Duration::from_millis(6_500),
+        took <= Duration::from_secs(7),
         "took over after {took:?}, lease duration 6s"
     );
+    eprintln!("standby took over {took:?} after the leader was killed (lease duration 6s)");
 
     let after = eventually(Duration::from_secs(60), "Ready under agent-b", || async {
         let r = env.record().await;
@@ -761,10 +760,7 @@ async fn a_leader_that_loses_the_lease_stops_acting_at_once() {
         &a,
         Duration::from_secs(30),
         "the slow wave in progress",
-        || async {
-            let r = try_record(&env, WAVESET).await?;
-            (status(&r, "slow") == WaveStatus::InProgress).then_some(())
-        },
+        || slow_in_progress(&env),
     )
     .await;
 

@@ -159,7 +159,9 @@ mod tests {
         let e = token(&args(Some(file.clone()))).expect_err("empty");
         assert!(e.to_string().contains("is empty"), "{e}");
         let missing = dir.path().join("nope");
-        let e = source(&args(Some(missing))).err().expect("missing file");
+        let Err(e) = source(&args(Some(missing))) else {
+            panic!("a missing token file is an error");
+        };
         assert!(e.to_string().contains("reading the git token file"), "{e}");
         assert!(token(&args(None)).expect("none").is_none());
     }

@@ -235,10 +235,10 @@ impl Engine {
         self
     }
 
-    /// An error when a stop was requested: the pass ends here.
-    fn checkpoint(&self) -> Result<(), SyncError> {
+    /// Why to stop, when a stop was requested: the pass ends here.
+    fn checkpoint(&self) -> Result<(), StopReason> {
         match self.stop.reason() {
-            Some(r) => Err(SyncError::Cancelled(r)),
+            Some(r) => Err(r),
             None => Ok(()),
         }
     }
@@ -351,7 +351,7 @@ impl Engine {
         // unchanged object is a no-op for the API server.
         let mut cascade = false;
         for (i, wave) in plan.waves.iter().enumerate() {
-            self.checkpoint()?;
+            self.checkpoint().map_err(SyncError::Cancelled)?;
             let Some(spec) = ws.wave(&wave.name) else {
                 continue;
             };
@@ -425,7 +425,7 @@ impl Engine {
                 }
             }
         }
-        self.checkpoint()?;
+        self.checkpoint().map_err(SyncError::Cancelled)?;
         let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
         self.prune_removed_waves(&ws, &names, &planned, &mut pass.record)
             .await;

@@ -340,7 +340,22 @@ impl Env {
 }
 
 /// Polls `f` every 50 ms until it returns Some, failing after `within`.
-pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_or(within, what, String::new, f).await
+}
+
+/// As [`eventually`], with `context()` added to the failure message.
+#[allow(dead_code)]
+pub async fn eventually_or<T, F, Fut>(
+    within: Duration,
+    what: &str,
+    context: impl Fn() -> String,
+    mut f: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -352,7 +367,8 @@ where
         }
         assert!(
             Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
+            "timed out after {within:?} waiting for {what}{}",
+            context()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
