@@ -13,6 +13,14 @@ fn duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// Refuses an empty value (an env var set to "" in a ConfigMap left unedited).
+fn non_empty(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(text.to_string())
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum LogFormat {
@@ -135,7 +143,7 @@ pub struct StateArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RepoArgs {
     /// Git URL (https://, ssh://, git@host:path, file://) or a local repository path.
-    #[arg(long, env = "WAVESYNC_REPO")]
+    #[arg(long, env = "WAVESYNC_REPO", value_parser = non_empty)]
     pub repo: String,
     /// Branch to track.
     #[arg(long, default_value = "main", env = "WAVESYNC_BRANCH")]

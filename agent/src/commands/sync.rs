@@ -70,10 +70,16 @@ pub async fn fetch(src: GitSource) -> anyhow::Result<(GitSource, Snapshot)> {
     .and_then(|(src, snap)| Ok((src, snap.context("fetching the repository")?)))
 }
 
+/// The cluster whose values to use; an empty value (a ConfigMap entry left
+/// blank) means none.
+fn cluster(args: &RepoArgs) -> Option<String> {
+    args.cluster_name.clone().filter(|c| !c.trim().is_empty())
+}
+
 /// The sync options the flags describe.
 pub fn options(args: &SyncArgs) -> SyncOptions {
     SyncOptions {
-        cluster: args.repo.cluster_name.clone(),
+        cluster: cluster(&args.repo),
         state_namespace: args.state.state_namespace.clone(),
         repair: args.repair,
         concurrency: args.concurrency.max(1),
@@ -97,7 +103,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<()> {
     let progress: Arc<dyn Progress> = Arc::new(TerminalProgress::default());
     let engine = Engine::new(client.clone(), options(&args), progress);
     let root = root(&snapshot, &args.repo.path);
-    let ws = crate::config::load(&root, args.repo.cluster_name.as_deref())?;
+    let ws = crate::config::load(&root, cluster(&args.repo).as_deref())?;
     super::cluster::ensure_namespace(&client, &args.state.state_namespace).await?;
     let lease = LeaseLock::new(
         client,

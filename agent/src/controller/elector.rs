@@ -117,7 +117,10 @@ pub fn spawn(
         }
         if *t.role.borrow() == Role::Leader {
             release(&t.api, &t.cfg.name, &t.cfg.identity).await;
-            t.set_role(Role::Standby, "released on shutdown");
+            // Given up on purpose: no LeaderLost warning for a normal stop.
+            t.role.send_replace(Role::Standby);
+            t.metrics.set_leader(false);
+            tracing::info!(lease = %t.cfg.name, "released the lease on shutdown");
         }
     });
     Elector {
