@@ -828,6 +828,11 @@ async fn a_leader_that_loses_the_lease_stops_acting_at_once() {
         Some(1.0),
         "{m:?}"
     );
+    assert_eq!(
+        metric(&m, "wavesync_wave_status", &[]),
+        None,
+        "a replica that no longer leads exports no stale WaveSet gauges"
+    );
     assert!(a.log().contains("lost the lease"), "{}", a.log());
     let evs = events(&env).await;
     assert!(

@@ -351,9 +351,22 @@ impl Metrics {
         *current = Some(next);
     }
 
-    /// Whether this replica leads.
+    /// Whether this replica leads. A replica that stops leading forgets
+    /// the WaveSet's gauges: the new leader exports them now, and stale
+    /// values here (a Failed phase, a wave in progress) would keep alerts
+    /// firing that `max by (waveset)` reads across replicas.
     pub fn set_leader(&self, leader: bool) {
+        let was = self.leader.get() == 1;
         self.leader.set(i64::from(leader));
+        if was && !leader {
+            self.phase.reset();
+            self.wave_status.reset();
+            self.wave_started.reset();
+            self.wave_timeout.reset();
+            self.stalled.reset();
+            self.drift_objects.reset();
+            self.inventory_objects.reset();
+        }
     }
 
     /// Whether the WaveSet is held Stalled.
@@ -496,6 +509,18 @@ mod tests {
         assert!(
             !text.contains("revision=\"abc\""),
             "one revision series at a time: {text}"
+        );
+        m.set_leader(true);
+        m.set_leader(false);
+        let after = m.render();
+        assert!(
+            !after.contains("wavesync_phase{"),
+            "a standby exports no phase: {after}"
+        );
+        assert!(!after.contains("wavesync_wave_status{"), "{after}");
+        assert!(
+            after.contains("wavesync_reconcile_total{"),
+            "counters stay: {after}"
         );
         let names = m.series_names();
         assert_eq!(names.len(), 14 + 3 * 3, "{names:?}");
