@@ -80,21 +80,7 @@ fn make_repo(dir: &Path) -> Result<(), Error> {
         }
     }
     std::fs::write(dir.join("wavesync.yaml"), ws)?;
-    let repo =
-        git2::Repository::init_opts(dir, git2::RepositoryInitOptions::new().initial_head("main"))?;
-    let mut index = repo.index()?;
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
-    index.write()?;
-    let tree = repo.find_tree(index.write_tree()?)?;
-    let sig = git2::Signature::now("wavesync bench", "bench@wavesync.invalid")?;
-    repo.commit(
-        Some("HEAD"),
-        &sig,
-        &sig,
-        "5,000 objects in five waves",
-        &tree,
-        &[],
-    )?;
+    wavesync::commands::demo::commit_all(dir, "5,000 objects in five waves")?;
     Ok(())
 }
 

@@ -47,16 +47,24 @@ pub fn sim_options(ready_after: f64) -> kube_sim::SimOptions {
 /// Copies `dir` into a new Git repository with one commit; returns its path.
 pub fn commit_copy(dir: &Path, into: &Path) -> anyhow::Result<()> {
     copy_dir(dir, into)?;
-    let repo = git2::Repository::init_opts(
-        into,
-        git2::RepositoryInitOptions::new().initial_head("main"),
-    )?;
+    commit_all(into, "examples-repo")?;
+    Ok(())
+}
+
+/// Makes `dir` a Git repository on branch `main` whose one commit holds
+/// every file in it (the demo's and the benchmarks' scratch repositories).
+///
+/// # Errors
+/// libgit2's, when the repository cannot be made.
+pub fn commit_all(dir: &Path, message: &str) -> Result<(), git2::Error> {
+    let repo =
+        git2::Repository::init_opts(dir, git2::RepositoryInitOptions::new().initial_head("main"))?;
     let mut index = repo.index()?;
     index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
-    let sig = git2::Signature::now("wavesync demo", "demo@wavesync.invalid")?;
-    repo.commit(Some("HEAD"), &sig, &sig, "examples-repo", &tree, &[])?;
+    let sig = git2::Signature::now("wavesync", "wavesync@wavesync.invalid")?;
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])?;
     Ok(())
 }
 

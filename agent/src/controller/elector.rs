@@ -245,12 +245,7 @@ impl Task {
             now,
         );
         if let Claim::Held { holder, expires } = c {
-            if self.leading() {
-                self.set_role(Role::Standby, &format!("now held by {holder}"));
-            } else {
-                self.role.send_replace(Role::Standby);
-                self.metrics.set_leader(false);
-            }
+            self.set_role(Role::Standby, &format!("now held by {holder}"));
             if !self.told_standby {
                 tracing::info!(lease = %self.cfg.name, holder = %holder, "standing by: another replica holds the lease");
                 self.told_standby = true;

@@ -162,19 +162,13 @@ pub struct LogProgress;
 
 impl Progress for LogProgress {
     fn event(&self, e: &Event) {
+        // Bookkeeping events (Recorded, ObjectsApplied) have no line.
+        let Some(l) = line(e) else { return };
         match e {
-            // Bookkeeping for the gauges; the other events say the same.
-            Event::Recorded { .. } | Event::ObjectsApplied { .. } => {}
             Event::WaveFailed { .. } | Event::Stalled { .. } | Event::WaveDrifted { .. } => {
-                if let Some(l) = line(e) {
-                    tracing::warn!("{}", l.trim_start());
-                }
+                tracing::warn!("{}", l.trim_start());
             }
-            _ => {
-                if let Some(l) = line(e) {
-                    tracing::info!("{}", l.trim_start());
-                }
-            }
+            _ => tracing::info!("{}", l.trim_start()),
         }
     }
 }
