@@ -4,6 +4,8 @@
 
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
+pub mod agent;
+
 use kube::api::{DynamicObject, PostParams};
 use kube_sim::{Sim, SimOptions};
 use serde_json::{Value, json};
