@@ -11,7 +11,6 @@ use common::agent::*;
 use common::*;
 use serde_json::json;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use wavesync::state::{Phase, WaveStatus};
 
