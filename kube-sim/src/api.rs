@@ -206,6 +206,13 @@ fn wants_table(req: &Request) -> bool {
         .is_some_and(|first| first.contains("as=Table"))
 }
 
+fn wants_metadata(req: &Request) -> bool {
+    req.accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=PartialObjectMetadata"))
+}
+
 fn list_options(
     req: &Request,
     rt: &crate::registry::ResourceType,
@@ -242,6 +249,7 @@ fn list_options(
         bookmarks: req.flag("allowWatchBookmarks"),
         send_initial_events: req.flag("sendInitialEvents"),
         table: wants_table(req),
+        metadata: wants_metadata(req),
     })
 }
 
@@ -296,10 +304,13 @@ fn resource_request(
         return Err(ApiError::no_resource());
     }
     let (code, body) = match verb {
-        "get" => (200, read::get(&core, &rp, wants_table(req))?),
+        "get" => (
+            200,
+            read::get(&core, &rp, wants_table(req), wants_metadata(req))?,
+        ),
         "list" => {
             let lo = list_options(req, &rp.rt)?;
-            if lo.table {
+            if lo.table || lo.metadata {
                 (200, read::list(&core, &rp, &lo)?)
             } else {
                 let bytes = read::list_bytes(&core, &rp, &lo)?;
@@ -379,6 +390,7 @@ fn delete_collection(
         rp,
         &ListOptions {
             table: false,
+            metadata: false,
             ..opts
         },
     )?;

@@ -34,6 +34,8 @@ pub struct ListOptions {
     pub send_initial_events: bool,
     /// The client asked for a Table.
     pub table: bool,
+    /// The client asked for metadata only (`as=PartialObjectMetadata`).
+    pub metadata: bool,
 }
 
 impl ListOptions {
@@ -45,7 +47,7 @@ impl ListOptions {
 }
 
 /// GET of one object.
-pub fn get(core: &Core, rp: &ResourcePath, table: bool) -> Result<Value, ApiError> {
+pub fn get(core: &Core, rp: &ResourcePath, table: bool, metadata: bool) -> Result<Value, ApiError> {
     let rt = &rp.rt;
     let name = rp.name.as_deref().unwrap_or_default();
     let key = (
@@ -70,7 +72,20 @@ pub fn get(core: &Core, rp: &ResourcePath, table: bool) -> Result<Value, ApiErro
             json!({"resourceVersion": rv}),
         ));
     }
+    if metadata {
+        return Ok(partial(&obj));
+    }
     Ok(obj)
+}
+
+/// An object as a `meta.k8s.io/v1` PartialObjectMetadata: its metadata only
+/// (managedFields included), as metadata-only clients ask for.
+pub fn partial(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
 }
 
 /// The object as served at the requested version of its resource.
@@ -168,6 +183,12 @@ pub fn list(core: &Core, rp: &ResourcePath, opts: &ListOptions) -> Result<Value,
     drop(state);
     if opts.table {
         return Ok(to_table(rt, &objs, Value::Object(sel.meta)));
+    }
+    if opts.metadata {
+        let items: Vec<Value> = objs.iter().map(partial).collect();
+        return Ok(
+            json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": sel.meta, "items": items}),
+        );
     }
     let items: Vec<Value> = objs
         .into_iter()
@@ -273,7 +294,7 @@ pub fn watch(
             _ => {
                 for (_, obj) in state.list(&resource, rp.namespace.as_deref()) {
                     if opts.matches(obj) {
-                        initial.push(event_frame(&rt, "ADDED", obj, opts.table));
+                        initial.push(event_frame(&rt, "ADDED", obj, &opts));
                     }
                 }
             }
@@ -349,12 +370,15 @@ fn event_for(
         (EventType::Modified, true, false) => "DELETED",
         _ => return None,
     };
-    Some(event_frame(rt, ty, &e.object, opts.table))
+    Some(event_frame(rt, ty, &e.object, opts))
 }
 
-fn event_frame(rt: &ResourceType, ty: &str, obj: &Value, table: bool) -> Bytes {
+fn event_frame(rt: &ResourceType, ty: &str, obj: &Value, opts: &ListOptions) -> Bytes {
     let o = at_version(rt, obj);
-    if table {
+    if opts.metadata {
+        return frame(ty, &partial(&o));
+    }
+    if opts.table {
         let rv = o
             .pointer("/metadata/resourceVersion")
             .cloned()

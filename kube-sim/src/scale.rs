@@ -50,6 +50,7 @@ pub fn handle(
                 ..rp.clone()
             },
             false,
+            false,
         )
     };
     let current = scale_of(&get()?);

@@ -748,3 +748,66 @@ async fn finalized_deletion_is_seen_as_modified_then_deleted() {
         .expect("watch");
     assert!(last.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_only_get_list_and_watch_carry_managed_fields_and_no_data() {
+    let (_sim, client) = setup("lw-meta").await;
+    let api = configmaps(&client, "lw-meta");
+    let mut cm = labelled("meta-a", &[("app", "x")]);
+    cm.data = json!({"data": {"secretish": "value-not-in-metadata"}});
+    api.patch(
+        "meta-a",
+        &PatchParams::apply("tester"),
+        &Patch::Apply(serde_json::to_value(&cm).unwrap()),
+    )
+    .await
+    .expect("apply");
+
+    let one = api.get_metadata("meta-a").await.expect("get metadata");
+    assert_eq!(
+        one.types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata")
+    );
+    let managers: Vec<_> = one
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, ["tester"]);
+    let raw = serde_json::to_string(&one).unwrap();
+    assert!(!raw.contains("value-not-in-metadata"), "{raw}");
+
+    let listed = api
+        .list_metadata(&ListParams::default().labels("app=x"))
+        .await
+        .expect("list metadata");
+    assert_eq!(listed.items.len(), 1);
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains("value-not-in-metadata")
+    );
+
+    let mut stream =
+        watcher::metadata_watcher(api.clone(), watcher::Config::default().labels("app=x")).boxed();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|s: &String| s == "InitDone") {
+        match next(&mut stream).await.expect("watch event") {
+            watcher::Event::InitApply(o) => {
+                seen.push(format!("Init {}", o.metadata.name.unwrap_or_default()))
+            }
+            watcher::Event::InitDone => seen.push("InitDone".into()),
+            other => seen.push(format!("{other:?}")),
+        }
+    }
+    assert!(seen.contains(&"Init meta-a".to_string()), "{seen:?}");
+    api.delete("meta-a", &Default::default())
+        .await
+        .expect("delete");
+    match next(&mut stream).await.expect("watch event") {
+        watcher::Event::Delete(o) => assert_eq!(o.metadata.name.as_deref(), Some("meta-a")),
+        other => panic!("expected a delete, got {other:?}"),
+    }
+}
