@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod controller;
 pub mod diff;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod model;

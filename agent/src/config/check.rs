@@ -258,6 +258,16 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
             .unwrap_or_else(|| here(None, &format!("values.{key}")))
     };
     out.required = values.check_required_all(&raw.values, site_of);
+    let drift = keep(
+        super::drift::settings(&ctx, spec.drift.as_ref(), &spec.ignore_differences, "spec"),
+        &mut out.errors,
+    )
+    .unwrap_or_default();
+    let heal_limit = keep(
+        super::drift::heal_limit(&ctx, spec.heal_limit.as_ref()),
+        &mut out.errors,
+    )
+    .unwrap_or_default();
     out.waveset = Some(WaveSet {
         name,
         namespace: ctx.namespace.clone(),
@@ -265,6 +275,8 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
         waves,
         cluster: selected.map(|(_, c)| c.value.name.value.clone()),
         values,
+        drift,
+        heal_limit,
     });
     out
 }
@@ -369,6 +381,7 @@ fn wave(
                     skip_if: None,
                     requires: Vec::new(),
                     health: Vec::new(),
+                    drift: Default::default(),
                 });
                 sites.components.push(path.clone());
                 sites.component_requires.push(Vec::new());
@@ -419,6 +432,11 @@ fn wave(
         errors,
     )
     .unwrap_or(defaults.retry);
+    let drift = keep(
+        super::drift::settings(ctx, raw.drift.as_ref(), &raw.ignore_differences, &path),
+        errors,
+    )
+    .unwrap_or_default();
     let wave = Wave {
         name,
         components,
@@ -427,6 +445,7 @@ fn wave(
         health,
         timeout,
         retry,
+        drift,
     };
     (wave, sites)
 }
@@ -474,6 +493,11 @@ fn component(
         .and_then(|s| keep(resolve::skip_if(ctx, s, &field(path, "skipIf")), errors));
     let (requires, requires_sites) = requirements(ctx, &raw.requires, path, errors);
     let (health, health_sites) = rules(ctx, &raw.health, path, errors);
+    let drift = keep(
+        super::drift::settings(ctx, raw.drift.as_ref(), &raw.ignore_differences, path),
+        errors,
+    )
+    .unwrap_or_default();
     let (source_path, chart) = source?;
     let component = Component {
         name,
@@ -482,6 +506,7 @@ fn component(
         skip_if,
         requires,
         health,
+        drift,
     };
     Some((component, requires_sites, health_sites))
 }

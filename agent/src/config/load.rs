@@ -87,6 +87,9 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         here(tree.location_of(&path), &path)
     })?;
 
+    let drift =
+        super::drift::settings(&ctx, spec.drift.as_ref(), &spec.ignore_differences, "spec")?;
+    let heal_limit = super::drift::heal_limit(&ctx, spec.heal_limit.as_ref())?;
     Ok(WaveSet {
         name,
         namespace: ctx.namespace,
@@ -94,6 +97,8 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         waves,
         cluster: selected.map(|(_, c)| c.value.name.value.clone()),
         values,
+        drift,
+        heal_limit,
     })
 }
 

@@ -27,6 +27,7 @@
 //! with locations), `errors.rs` ([`ConfigError`]).
 
 mod check;
+mod drift;
 mod duration;
 mod errors;
 mod load;
@@ -47,8 +48,8 @@ pub use errors::{ConfigError, Position, Site, ValuesOrigin, ValuesSource};
 pub use load::{API_VERSION, FILE_NAME, KIND, load};
 pub use paths::PathProblem;
 pub use types::{
-    ChartSource, Component, Defaults, HealthRule, ObjectSelector, Requirement, RetryPolicy,
-    SkipRule, Wave, WaveSet,
+    ChartSource, Component, Defaults, DriftPolicy, DriftSettings, EffectiveDrift, HealLimit,
+    HealthRule, IgnoreRule, ObjectSelector, Requirement, RetryPolicy, SkipRule, Wave, WaveSet,
 };
 pub use values::Values;
 pub(crate) use values::merge as merge_values;

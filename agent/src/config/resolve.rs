@@ -182,7 +182,7 @@ pub(super) const COMPONENT_NEITHER: &str =
     "a component needs `path` (manifests or an overlay) or `chart` (a Helm chart)";
 
 /// Appends a field to a document path.
-pub(super) fn field(path: &str, name: &str) -> String {
+pub(crate) fn field(path: &str, name: &str) -> String {
     format!("{path}.{name}")
 }
 
@@ -208,7 +208,7 @@ pub(crate) fn defaults(
 }
 
 /// A duration that must be longer than zero (a timeout).
-pub(super) fn positive(ctx: &Ctx<'_>, t: &Text, path: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn positive(ctx: &Ctx<'_>, t: &Text, path: &str) -> Result<Duration, ConfigError> {
     let d = ctx.duration(t, path)?;
     if d.is_zero() {
         return Err(ctx.invalid(loc_of(t), path, "a timeout must be longer than 0s"));
@@ -290,6 +290,7 @@ fn wave(
             skip_if: None,
             requires: Vec::new(),
             health: Vec::new(),
+            drift: Default::default(),
         }],
         (None, Some(list)) => components(ctx, list, &field(path, "components"))?,
         (Some(_), Some(_)) => return Err(ctx.invalid(loc_of(w), path, WAVE_BOTH)),
@@ -316,6 +317,7 @@ fn wave(
             defaults.retry,
             &field(path, "retry"),
         )?,
+        drift: super::drift::settings(ctx, raw.drift.as_ref(), &raw.ignore_differences, path)?,
     })
 }
 
@@ -357,6 +359,7 @@ fn components(
                 .transpose()?,
             requires: requirements(ctx, &raw.requires, &field(&path, "requires"))?,
             health: health(ctx, &raw.health, &field(&path, "health"))?,
+            drift: super::drift::settings(ctx, raw.drift.as_ref(), &raw.ignore_differences, &path)?,
         };
         seen.insert(ctx, &component.name, &raw.name, &field(&path, "name"))?;
         out.push(component);

@@ -54,6 +54,54 @@ pub(crate) struct Spec {
     pub(crate) namespace: Option<Text>,
     /// The waves in order.
     pub(crate) waves: Vec<Spanned<Wave>>,
+    /// `alert` or `heal`.
+    #[serde(default)]
+    pub(crate) drift: Option<Text>,
+    /// Differences that never count as drift.
+    #[serde(default, rename = "ignoreDifferences")]
+    pub(crate) ignore_differences: Vec<Spanned<Ignore>>,
+    /// How often one object may be healed before it is reported contested.
+    #[serde(default, rename = "healLimit")]
+    pub(crate) heal_limit: Option<Spanned<HealLimit>>,
+}
+
+/// `ignoreDifferences[]`: which objects, and which of their differences.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Ignore {
+    /// API group (empty for core).
+    #[serde(default)]
+    pub(crate) group: Option<Text>,
+    /// Kind.
+    #[serde(default)]
+    pub(crate) kind: Option<Text>,
+    /// Name (`*` wildcards).
+    #[serde(default)]
+    pub(crate) name: Option<Text>,
+    /// Namespace (`*` wildcards).
+    #[serde(default)]
+    pub(crate) namespace: Option<Text>,
+    /// RFC 6901 pointers.
+    #[serde(default)]
+    pub(crate) json_pointers: Vec<Text>,
+    /// Field paths (`spec.template.spec.containers[name=app].image`).
+    #[serde(default)]
+    pub(crate) field_paths: Vec<Text>,
+    /// Field managers whose fields never count.
+    #[serde(default)]
+    pub(crate) managed_fields_managers: Vec<Text>,
+}
+
+/// `spec.healLimit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HealLimit {
+    /// Heals allowed in the window.
+    #[serde(default)]
+    pub(crate) heals: Option<Spanned<u32>>,
+    /// A duration.
+    #[serde(default)]
+    pub(crate) window: Option<Text>,
 }
 
 /// `spec.defaults`.
@@ -110,6 +158,12 @@ pub(crate) struct Wave {
     /// Retry settings.
     #[serde(default)]
     pub(crate) retry: Option<Retry>,
+    /// `alert` or `heal`.
+    #[serde(default)]
+    pub(crate) drift: Option<Text>,
+    /// Differences that never count as drift.
+    #[serde(default)]
+    pub(crate) ignore_differences: Vec<Spanned<Ignore>>,
 }
 
 /// `spec.waves[].components[]`.
@@ -133,6 +187,12 @@ pub(crate) struct Component {
     /// Health rules.
     #[serde(default)]
     pub(crate) health: Vec<Spanned<Health>>,
+    /// `alert` or `heal`.
+    #[serde(default)]
+    pub(crate) drift: Option<Text>,
+    /// Differences that never count as drift.
+    #[serde(default)]
+    pub(crate) ignore_differences: Vec<Spanned<Ignore>>,
 }
 
 /// `components[].chart`: a Helm chart in the repository.

@@ -106,6 +106,7 @@ fn component(name: &str, path: &str) -> Component {
         skip_if: None,
         requires: vec![],
         health: vec![],
+        drift: Default::default(),
     }
 }
 
@@ -127,6 +128,7 @@ fn the_reference_file_round_trips_into_the_structs() {
         health: vec![],
         timeout: five_minutes,
         retry,
+        drift: Default::default(),
     };
     let expected = WaveSet {
         name: "dataplane".into(),
@@ -190,6 +192,8 @@ fn the_reference_file_round_trips_into_the_structs() {
         ],
         cluster: Some("dp-east".into()),
         values: ws.values.clone(),
+        drift: Default::default(),
+        heal_limit: Default::default(),
     };
     assert_eq!(ws, expected);
     assert_eq!(ws.wave_index("database"), Some(3));
@@ -662,4 +666,117 @@ fn a_missing_wavesync_yaml_is_a_config_error() {
     assert_eq!(err.category(), Category::Config);
     let err = load(&dir.path().join("nope"), None).expect_err("no root");
     assert!(matches!(err, ConfigError::NotFound { .. }));
+}
+
+const DRIFT: &str = r#"apiVersion: wavesync.io/v1alpha1
+kind: WaveSet
+metadata: { name: dataplane }
+spec:
+  drift: heal
+  healLimit: { heals: 5, window: 2m }
+  ignoreDifferences:
+    - { kind: Deployment, jsonPointers: [/spec/replicas] }
+  waves:
+    - name: apps
+      drift: alert
+      ignoreDifferences:
+        - { group: apps, name: "web-*", managedFieldsManagers: [hpa-controller] }
+      components:
+        - name: web
+          path: waves/40-apps
+          drift: heal
+          ignoreDifferences:
+            - fieldPaths: ['metadata.annotations["team"]', "spec.template.spec.containers[name=app].image"]
+        - name: api
+          path: waves/30-database
+"#;
+
+#[test]
+fn drift_settings_are_inherited_component_over_wave_over_waveset() {
+    let dir = repo(DRIFT, &[]);
+    let ws = load(dir.path(), None).expect("valid");
+    assert_eq!(
+        ws.heal_limit,
+        HealLimit {
+            heals: 5,
+            window: Duration::from_secs(120)
+        }
+    );
+    let web = ws.drift_for("apps", "web");
+    assert_eq!(web.policy, DriftPolicy::Heal, "the component's own");
+    assert_eq!(web.ignore.len(), 3, "the WaveSet's, the wave's and its own");
+    assert_eq!(
+        web.ignore[2].field_paths,
+        [
+            "metadata.annotations.team",
+            "spec.template.spec.containers[name=app].image"
+        ]
+    );
+    let api = ws.drift_for("apps", "api");
+    assert_eq!(api.policy, DriftPolicy::Alert, "the wave's");
+    assert_eq!(api.ignore.len(), 2);
+    assert_eq!(api.ignore[1].managers, ["hpa-controller"]);
+    assert_eq!(api.ignore[1].name.as_deref(), Some("web-*"));
+    let none = load(repo(FULL, &[]).path(), Some("dp-east")).expect("valid");
+    assert_eq!(
+        none.drift_for("apps", "apps").policy,
+        DriftPolicy::Alert,
+        "the default"
+    );
+}
+
+#[test]
+fn drift_setting_errors_name_line_path_and_problem() {
+    let cases = [
+        (
+            "drift: heal",
+            "drift: repair",
+            "wavesync.yaml:5:10: spec.drift: unknown drift policy \"repair\": expected alert or heal",
+        ),
+        (
+            "[/spec/replicas]",
+            "[spec/replicas]",
+            "wavesync.yaml:8:42: spec.ignoreDifferences[0].jsonPointers[0]: \"spec/replicas\" is not a JSON pointer: it must start with '/'",
+        ),
+        (
+            "spec.template.spec.containers[name=app].image",
+            "spec.template..image",
+            "wavesync.yaml:19:60: spec.waves[0].components[0].ignoreDifferences[0].fieldPaths[1]: \"spec.template..image\" is not a field path: an empty field name at character 15",
+        ),
+        (
+            "heals: 5",
+            "heals: 0",
+            "wavesync.yaml:6:23: spec.healLimit.heals: heals must be at least 1 (use drift: alert to never heal)",
+        ),
+        (
+            "{ group: apps, name: \"web-*\", managedFieldsManagers: [hpa-controller] }",
+            "{ group: apps }",
+            "wavesync.yaml:13:11: spec.waves[0].ignoreDifferences[0]: ignores nothing: give jsonPointers, fieldPaths or managedFieldsManagers",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert!(DRIFT.contains(from), "{from}");
+        let dir = repo(&DRIFT.replacen(from, to, 1), &[]);
+        let err = load(dir.path(), None).expect_err(to).to_string();
+        assert_eq!(err, expected);
+        let checked = check(dir.path(), None);
+        assert!(
+            checked.errors.iter().any(|e| e.to_string() == expected),
+            "validate reports it too: {:?}",
+            checked
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+    let dir = repo(&DRIFT.replacen("jsonPointers", "jsonPointer", 1), &[]);
+    let err = load(dir.path(), None)
+        .expect_err("unknown field")
+        .to_string();
+    assert!(err.contains("unknown field `jsonPointer`"), "{err}");
+    assert!(
+        err.contains("jsonPointers"),
+        "lists the expected fields: {err}"
+    );
 }

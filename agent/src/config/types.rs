@@ -29,6 +29,11 @@ pub struct WaveSet {
     pub cluster: Option<String>,
     /// The merged values of the selected cluster.
     pub values: Values,
+    /// `spec.drift` and `spec.ignoreDifferences`: the WaveSet-wide drift settings.
+    pub drift: DriftSettings,
+    /// `spec.healLimit`: how often one object may be healed before it is
+    /// reported as contested.
+    pub heal_limit: HealLimit,
 }
 
 impl WaveSet {
@@ -40,6 +45,109 @@ impl WaveSet {
     /// The position of the wave called `name` in the apply order.
     pub fn wave_index(&self, name: &str) -> Option<usize> {
         self.waves.iter().position(|w| w.name == name)
+    }
+
+    /// The drift settings in force for a component: the policy of the
+    /// component, else its wave's, else the WaveSet's (else alert); the
+    /// ignore rules of all three.
+    pub fn drift_for(&self, wave: &str, component: &str) -> EffectiveDrift {
+        let w = self.wave(wave);
+        let c = w.and_then(|w| w.components.iter().find(|c| c.name == component));
+        let levels = [Some(&self.drift), w.map(|w| &w.drift), c.map(|c| &c.drift)];
+        let policy = levels
+            .iter()
+            .rev()
+            .flatten()
+            .find_map(|d| d.policy)
+            .unwrap_or_default();
+        let ignore = levels
+            .iter()
+            .flatten()
+            .flat_map(|d| d.ignore.iter().cloned())
+            .collect();
+        EffectiveDrift { policy, ignore }
+    }
+}
+
+/// What the agent does when a live object drifts from Git.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftPolicy {
+    /// Report it (record, Event, metric, notifications) and leave it.
+    #[default]
+    Alert,
+    /// Report it and apply the object again (never a Job, never a prune).
+    Heal,
+}
+
+impl DriftPolicy {
+    /// The name written in wavesync.yaml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftPolicy::Alert => "alert",
+            DriftPolicy::Heal => "heal",
+        }
+    }
+}
+
+/// One level's drift settings (`drift`, `ignoreDifferences`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DriftSettings {
+    /// The policy written at this level, if any.
+    pub policy: Option<DriftPolicy>,
+    /// The differences that never count as drift, written at this level.
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// The drift settings in force for one component.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EffectiveDrift {
+    /// Alert or heal.
+    pub policy: DriftPolicy,
+    /// Every rule of the WaveSet, the wave and the component.
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// A difference that never counts as drift (as Argo CD's
+/// `ignoreDifferences` and Flux's `spec.ignore`): on the objects it selects,
+/// the fields under these JSON pointers or field paths, and the fields owned
+/// by these field managers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IgnoreRule {
+    /// The API group (`apps`; empty for core); `None`: any.
+    pub group: Option<String>,
+    /// The kind; `None`: any.
+    pub kind: Option<String>,
+    /// The name (`*` matches any run of characters); `None`: any.
+    pub name: Option<String>,
+    /// The namespace (`*` as in names); `None`: any.
+    pub namespace: Option<String>,
+    /// RFC 6901 pointers (`/spec/replicas`); a field under one is ignored too.
+    pub json_pointers: Vec<String>,
+    /// Field paths as wavesync prints them
+    /// (`spec.template.spec.containers[name=app].image`), normalized.
+    pub field_paths: Vec<String>,
+    /// Field managers whose fields never count (`kube-controller-manager`,
+    /// an HPA's).
+    pub managers: Vec<String>,
+}
+
+/// How often one object may be healed in a window before the agent stops
+/// and reports it as contested (two controllers fighting over a field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealLimit {
+    /// Heals allowed in the window.
+    pub heals: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for HealLimit {
+    /// 3 heals in 10 minutes.
+    fn default() -> Self {
+        HealLimit {
+            heals: 3,
+            window: Duration::from_secs(600),
+        }
     }
 }
 
@@ -128,6 +236,8 @@ pub struct Wave {
     pub timeout: Duration,
     /// How failed attempts are retried.
     pub retry: RetryPolicy,
+    /// The wave's own drift settings (see [`WaveSet::drift_for`]).
+    pub drift: DriftSettings,
 }
 
 /// A set of manifests applied as a unit inside a wave.
@@ -148,6 +258,8 @@ pub struct Component {
     pub requires: Vec<Requirement>,
     /// Readiness rules for this component's objects, ahead of the wave's.
     pub health: Vec<HealthRule>,
+    /// The component's own drift settings (see [`WaveSet::drift_for`]).
+    pub drift: DriftSettings,
 }
 
 /// How a chart component is rendered (`components[].chart`).
