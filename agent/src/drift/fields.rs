@@ -109,8 +109,8 @@ pub fn tree_has(tree: &Value, path: &[Step]) -> bool {
         let Some(children) = node.as_object() else {
             return false;
         };
-        if children.keys().all(|k| k == ".") {
-            // Owned as a whole.
+        if children.is_empty() {
+            // Owned as a whole (`{".": {}}` owns only what it lists).
             return true;
         }
         let Some(next) = children

@@ -85,6 +85,11 @@ pub struct Metrics {
     leader: IntGauge,
     last_success: GaugeVec,
     drift_objects: IntGaugeVec,
+    drift_detected: IntCounterVec,
+    drift_heals: IntCounterVec,
+    drift_confirmations: IntCounterVec,
+    drift_watch_events: IntCounterVec,
+    drift_watches: IntGaugeVec,
     inventory_objects: IntGaugeVec,
     /// The revision now exported by `wavesync_source_info` (one series at a time).
     revision: Mutex<Option<(String, String)>>,
@@ -261,9 +266,59 @@ impl Metrics {
                 IntGaugeVec,
                 Opts::new(
                     "drift_objects",
-                    "Objects of completed waves found missing or unhealthy in the last pass."
+                    "Objects of completed waves that drifted from Git now (changed or deleted out of band)."
                 ),
                 ws
+            ),
+            drift_detected: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "drift_detected_total",
+                    "Drift findings (an object changed or deleted out of band), by wave."
+                ),
+                &["waveset", "wave"]
+            ),
+            drift_heals: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "drift_heals_total",
+                    "Drifted objects applied again under drift: heal, by result (healed, failed, contested)."
+                ),
+                &["waveset", "result"]
+            ),
+            drift_confirmations: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "drift_confirmations_total",
+                    "Objects compared value by value (a GET and an apply dry-run) after the local ownership check flagged them."
+                ),
+                &[]
+            ),
+            drift_watch_events: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "drift_watch_events_total",
+                    "Events of the drift watches, by kind (listed, changed, deleted, failed)."
+                ),
+                &["event"]
+            ),
+            drift_watches: metric!(
+                r,
+                f,
+                IntGaugeVec,
+                Opts::new(
+                    "drift_watches",
+                    "Metadata-only watches the drift detector keeps open."
+                ),
+                &[]
             ),
             inventory_objects: metric!(
                 r,
@@ -369,6 +424,44 @@ impl Metrics {
         }
     }
 
+    /// Objects drifted now.
+    pub fn drift_objects(&self, waveset: &str, n: usize) {
+        self.drift_objects
+            .with_label_values(&[waveset])
+            .set(n as i64);
+    }
+
+    /// A new drift finding in `wave`.
+    pub fn drift_detected(&self, waveset: &str, wave: &str) {
+        self.drift_detected
+            .with_label_values(&[waveset, wave])
+            .inc();
+    }
+
+    /// A heal attempt and its result (`healed`, `failed`, `contested`).
+    pub fn drift_heal(&self, waveset: &str, result: &str) {
+        self.drift_heals.with_label_values(&[waveset, result]).inc();
+    }
+
+    /// A value-level comparison (a GET and a dry-run).
+    pub fn drift_confirmation(&self) {
+        self.drift_confirmations
+            .with_label_values::<&str>(&[])
+            .inc();
+    }
+
+    /// An event of a drift watch.
+    pub fn drift_watch_event(&self, event: &str) {
+        self.drift_watch_events.with_label_values(&[event]).inc();
+    }
+
+    /// The number of drift watches open.
+    pub fn drift_watches(&self, n: usize) {
+        self.drift_watches
+            .with_label_values::<&str>(&[])
+            .set(n as i64);
+    }
+
     /// Whether the WaveSet is held Stalled.
     pub fn set_stalled(&self, waveset: &str, stalled: bool) {
         self.stalled
@@ -404,7 +497,6 @@ impl Progress for MetricsProgress {
         let m = &self.metrics;
         let ws = self.waveset.as_str();
         match e {
-            Event::SyncStarted { .. } => m.drift_objects.with_label_values(&[ws]).set(0),
             Event::WaveStarted { wave, timeout, .. } => {
                 m.wave_status.with_label_values(&[ws, wave]).set(1);
                 m.wave_started
@@ -413,11 +505,6 @@ impl Progress for MetricsProgress {
                 m.wave_timeout
                     .with_label_values(&[ws, wave])
                     .set(timeout.as_secs_f64());
-            }
-            Event::WaveDrifted { objects, .. } => {
-                m.drift_objects
-                    .with_label_values(&[ws])
-                    .add(*objects as i64);
             }
             Event::ObjectsApplied { wave, counts } => {
                 for ((action, group), n) in counts {
