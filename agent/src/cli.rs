@@ -247,6 +247,10 @@ pub struct RunArgs {
     /// /healthz fails when the loop made no progress for this many intervals (at least 2 minutes).
     #[arg(long, default_value_t = 10, env = "WAVESYNC_WEDGED_AFTER_INTERVALS")]
     pub wedged_after_intervals: u32,
+    /// Watch the applied objects for drift (metadata-only watches; `false`
+    /// turns drift detection, and so `drift: heal`, off).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "WAVESYNC_DRIFT_DETECTION")]
+    pub drift_detection: bool,
 }
 
 /// Output format of `status`.

@@ -88,6 +88,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The agent honours a stall; `wavesync sync` by hand does not.
     sync_options.force = false;
     let engine = Engine::new(client.clone(), sync_options, progress).with_stop(stop.clone());
+    let drift = args.drift_detection.then(|| {
+        let (handle, reports, notices) =
+            crate::drift::detector::spawn(engine.resolver().clone(), metrics.clone());
+        crate::controller::DriftParts {
+            handle,
+            reports,
+            notices,
+        }
+    });
 
     let (wake_tx, wake) = mpsc::channel::<()>(1);
     let _watcher = if args.watch {
@@ -113,7 +122,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             retry_period: args.lease_retry_period,
         },
         metrics.clone(),
-        Some(events),
+        Some(events.clone()),
     );
     let agent = Agent {
         engine,
@@ -142,6 +151,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             },
             grace: args.shutdown_grace,
         },
+        drift,
+        events: Some(events),
     };
     agent.run(elector, shutdown_signal()).await;
     let _ = stop_http.send(true);

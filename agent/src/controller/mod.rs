@@ -17,10 +17,12 @@ pub mod health;
 pub mod http;
 pub mod policy;
 
+use crate::drift::detector::{self, Desired, Notice, Report};
 use crate::error::{Categorized, Category};
 use crate::reconcile::stop::{Stop, StopReason};
 use crate::reconcile::{Engine, SyncError, SyncReport};
 use crate::report::Metrics;
+use crate::report::events::{EventSink, note_for_drift};
 use crate::report::metrics::PassResult;
 use crate::source::{GitSource, Snapshot, SourceError};
 use crate::state::StateError;
@@ -30,7 +32,7 @@ use policy::{Backoff, Outcome, Schedule};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// How the loop behaves.
 #[derive(Debug, Clone)]
@@ -67,6 +69,46 @@ pub struct Agent {
     pub wake: mpsc::Receiver<()>,
     /// Settings.
     pub options: LoopOptions,
+    /// The drift detector, when drift detection runs.
+    pub drift: Option<DriftParts>,
+    /// Where Kubernetes Events go (drift notices become Events).
+    pub events: Option<EventSink>,
+}
+
+/// The controller's ends of the drift detector ([`detector::spawn`]).
+pub struct DriftParts {
+    /// Hands it the objects to check, or pauses it.
+    pub handle: detector::Handle,
+    /// Its current findings.
+    pub reports: watch::Receiver<Arc<Report>>,
+    /// What to tell people.
+    pub notices: mpsc::Receiver<Notice>,
+}
+
+/// What woke the loop while it waited for the next pass.
+enum Woken {
+    /// The delay passed, or someone asked for a pass.
+    Pass,
+    /// The lease changed hands.
+    Role,
+    /// SIGTERM.
+    Shutdown,
+    /// The detector has news.
+    Notice(Notice),
+    /// The detector's findings changed.
+    Report(Arc<Report>),
+}
+
+/// The detector's next notice or report (never, without a detector).
+async fn from_drift(d: &mut Option<DriftParts>) -> Woken {
+    let Some(d) = d else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        Some(n) = d.notices.recv() => Woken::Notice(n),
+        Ok(()) = d.reports.changed() => Woken::Report(d.reports.borrow_and_update().clone()),
+        else => std::future::pending().await,
+    }
 }
 
 /// How a pass went, as the loop sees it.
@@ -129,9 +171,15 @@ impl Agent {
         let mut stalled_at: Option<String> = None;
         let mut failing_fetch = false;
         let ws = self.options.waveset.clone();
+        // What the drift watches check: the objects of the last revision
+        // this replica saw completed.
+        let mut watched: Option<Arc<Desired>> = None;
         'outer: loop {
             self.health.progress(Instant::now());
             if *role.borrow() != Role::Leader {
+                if let Some(d) = &self.drift {
+                    d.handle.pause();
+                }
                 if *role.borrow() == Role::Standby {
                     self.health.saw_lease();
                 }
@@ -166,6 +214,9 @@ impl Agent {
                     self.metrics.source(&ws, &snapshot.revision.0);
                     let root: PathBuf = snapshot.root.join(&self.options.path);
                     self.stop.clear();
+                    if let Some(d) = &self.drift {
+                        d.handle.pause();
+                    }
                     let pass_started = Instant::now();
                     let result = {
                         let pass = self.engine.sync(&root, &snapshot.revision);
@@ -196,6 +247,10 @@ impl Agent {
                     if ran.outcome != Outcome::Cancelled {
                         self.health.passed();
                     }
+                    if ran.outcome == Outcome::Succeeded {
+                        self.watch_for_drift(&root, &snapshot, &result, &mut watched)
+                            .await;
+                    }
                     schedule.next(
                         ran.outcome,
                         self.options.interval,
@@ -205,14 +260,78 @@ impl Agent {
                 }
             };
             self.health.progress(Instant::now());
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                Some(()) = self.wake.recv() => tracing::info!("woken: syncing now"),
-                _ = role.wait_for(|r| *r != Role::Leader) => {}
-                _ = &mut shutdown => break,
+            let deadline = tokio::time::Instant::now() + delay;
+            loop {
+                let woken = tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => Woken::Pass,
+                    Some(()) = self.wake.recv() => {
+                        tracing::info!("woken: syncing now");
+                        Woken::Pass
+                    }
+                    _ = role.wait_for(|r| *r != Role::Leader) => Woken::Role,
+                    _ = &mut shutdown => Woken::Shutdown,
+                    w = from_drift(&mut self.drift) => w,
+                };
+                match woken {
+                    Woken::Pass | Woken::Role => break,
+                    Woken::Shutdown => break 'outer,
+                    Woken::Notice(n) => {
+                        if let Some(events) = &self.events {
+                            events.publish(note_for_drift(&n));
+                        }
+                    }
+                    Woken::Report(r) => self.record_drift(&r).await,
+                }
             }
         }
         elector.shutdown().await;
+    }
+
+    /// After a successful pass: hands the drift detector the objects of the
+    /// completed waves (rendered again only when something changed).
+    async fn watch_for_drift(
+        &self,
+        root: &std::path::Path,
+        snapshot: &Snapshot,
+        result: &Result<SyncReport, SyncError>,
+        watched: &mut Option<Arc<Desired>>,
+    ) {
+        let Some(d) = &self.drift else { return };
+        let unchanged = matches!(result, Ok(r) if r.up_to_date || r.stalled)
+            && watched
+                .as_ref()
+                .is_some_and(|w| w.revision == snapshot.revision.0);
+        if !unchanged {
+            *watched = match self.engine.watched(root, &snapshot.revision).await {
+                Ok(w) => w.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!(error = %e, category = %e.category(), "could not list the objects to watch for drift");
+                    None
+                }
+            };
+        }
+        if let Some(w) = watched {
+            d.handle.watch(w.clone());
+        }
+    }
+
+    /// Writes the drift the detector sees into the record.
+    async fn record_drift(&self, report: &Report) {
+        if report.revision.is_empty() {
+            return;
+        }
+        match self
+            .engine
+            .record_drift(&self.options.waveset, report)
+            .await
+        {
+            Ok(true) => tracing::info!(drifted = report.findings.len(), "drift recorded"),
+            Ok(false) => {}
+            Err(e) => {
+                self.metrics.error(&self.options.waveset, e.category());
+                tracing::warn!(error = %e, category = %e.category(), "recording drift failed");
+            }
+        }
     }
 
     /// Logs a pass's end once per state, and counts its error.

@@ -64,9 +64,14 @@ pub fn compare(r: &ObjRef, live: &Value, after: &Value, rules: &[IgnoreRule]) ->
         .filter(|e| e.manager != FIELD_MANAGER)
         .collect();
     let secret = r.kind == "Secret" && r.group().is_empty();
-    for path in leaves(&tree) {
+    for mut path in leaves(&tree) {
         if path.first() == Some(&fields::Step::Field("status".into())) {
             continue;
+        }
+        // `stringData` is write-only: the server stores it in `data`, where
+        // others change it.
+        if secret && path.first() == Some(&fields::Step::Field("stringData".into())) {
+            path[0] = fields::Step::Field("data".into());
         }
         let (lv, av) = (resolve(live, &path), resolve(after, &path));
         if lv == av {
@@ -223,6 +228,28 @@ mod tests {
             compare(&deploy(), &after(), &after(), &[]),
             Compared::default()
         );
+    }
+
+    #[test]
+    fn a_secret_applied_as_string_data_is_compared_in_data() {
+        let r = ObjRef {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: "shop".into(),
+            name: "db".into(),
+        };
+        let after = json!({"metadata": {"managedFields": [{"manager": "wavesync", "operation": "Apply",
+            "fieldsV1": {"f:stringData": {"f:password": {}}}}]}, "data": {"password": "czNjcjN0"}});
+        let live = json!({"metadata": {"managedFields": [{"manager": "kubectl-patch", "operation": "Update",
+            "fieldsV1": {"f:data": {"f:password": {}}}}]}, "data": {"password": "aGFja2Vk"}});
+        let c = compare(&r, &live, &after, &[]);
+        assert_eq!(c.drifted.len(), 1);
+        assert_eq!(
+            c.drifted[0].summary(),
+            "data.password by kubectl-patch (Update)"
+        );
+        assert_eq!(c.drifted[0].desired, Some(json!(MASK)));
+        assert!(compare(&r, &after, &after, &[]).drifted.is_empty());
     }
 
     #[test]

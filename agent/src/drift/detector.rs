@@ -439,7 +439,9 @@ impl Task {
                 None => Some(Change::Deleted),
                 Some((_, seen)) if seen.deleting => Some(Change::Deleted),
                 Some((_, seen)) => {
-                    if owned::unowned(&w.object.json, seen.owned.as_ref()).is_empty() {
+                    if owned::unowned(&w.object.json, seen.owned.as_ref()).is_empty()
+                        && !write_only(&w.object)
+                    {
                         None
                     } else {
                         let seen = seen.clone();
@@ -637,6 +639,17 @@ impl Task {
             }
         });
     }
+}
+
+/// A Secret applied with `stringData`: the server moves it to `data`, so
+/// wavesync's ownership of it says nothing about the live value; every
+/// change of the object is compared by value (once per change).
+fn write_only(o: &Object) -> bool {
+    o.json["kind"] == "Secret"
+        && o.json
+            .get("stringData")
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
 }
 
 fn scope_covers(s: &Scope, r: &ObjRef) -> bool {

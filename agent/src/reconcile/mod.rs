@@ -9,5 +9,6 @@ pub mod lease;
 mod pass;
 pub mod stop;
 pub mod sync;
+pub mod watched;
 
 pub use sync::{Engine, SyncError, SyncOptions, SyncReport};

@@ -144,6 +144,9 @@ impl Pass {
         r.cluster = cluster;
         r.target_revision = Some(self.revision.0.clone());
         r.stalled = None;
+        // The rollout applies the drifted objects too; the watches report
+        // again once it is done.
+        r.drift = None;
         r.phase = if r.applied_revision.is_some() {
             Phase::Upgrading
         } else {
@@ -158,6 +161,19 @@ impl Pass {
         r.waves
             .sort_by_key(|w| names.iter().position(|n| *n == w.name));
         self.save().await
+    }
+
+    /// Records the drift the watches see now (see [`Record::set_drift`]);
+    /// true when the record changed.
+    pub async fn drift(
+        &mut self,
+        drift: Option<crate::state::DriftStatus>,
+    ) -> Result<bool, StateError> {
+        if !self.record.set_drift(drift) {
+            return Ok(false);
+        }
+        self.save().await?;
+        Ok(true)
     }
 
     /// Records that a wave applied before has drifted or stopped being healthy.

@@ -147,7 +147,7 @@ impl SyncReport {
 /// Runs syncs against one cluster.
 #[derive(Clone)]
 pub struct Engine {
-    resolver: Resolver,
+    pub(super) resolver: Resolver,
     applier: Applier,
     progress: Arc<dyn Progress>,
     /// Renders charts, and keeps them rendered across passes.
@@ -243,7 +243,11 @@ impl Engine {
         }
     }
 
-    async fn load_pass(&self, waveset: &str, revision: &Revision) -> Result<Pass, StateError> {
+    pub(super) async fn load_pass(
+        &self,
+        waveset: &str,
+        revision: &Revision,
+    ) -> Result<Pass, StateError> {
         Pass::load(
             self.store(waveset),
             waveset,
@@ -487,7 +491,7 @@ impl Engine {
     /// Renders and plans every wave, and compiles every wave's health rules
     /// (once, before anything is applied, so a typo in a late wave's CEL does
     /// not leave the earlier waves half-rolled).
-    async fn plan_for(
+    pub(super) async fn plan_for(
         &self,
         root: &Path,
         ws: &WaveSet,
@@ -850,7 +854,9 @@ fn planned_refs(plan: &Plan) -> BTreeSet<ObjRef> {
 }
 
 fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool {
-    record.phase == Phase::Ready
+    // Drift is the watches' business (alert or heal), not a reason to roll
+    // the revision out again on every poll.
+    (record.phase == Phase::Ready || (record.phase == Phase::Degraded && record.drift.is_some()))
         && record.cluster.as_deref() == cluster
         && record.applied_revision.as_deref() == Some(revision.0.as_str())
         && record.target_revision.as_deref() == Some(revision.0.as_str())

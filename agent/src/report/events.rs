@@ -52,6 +52,49 @@ pub mod reason {
     pub const LEADER_ACQUIRED: &str = "LeaderAcquired";
     /// This replica lost the lease.
     pub const LEADER_LOST: &str = "LeaderLost";
+    /// An object of a completed wave was changed or deleted out of band.
+    pub const DRIFT_DETECTED: &str = "DriftDetected";
+    /// A drifted object was applied again (`drift: heal`).
+    pub const DRIFT_HEALED: &str = "DriftHealed";
+    /// A drifted object was healed too often: another controller fights for it.
+    pub const DRIFT_CONTESTED: &str = "DriftContested";
+    /// A drifted object matches Git again.
+    pub const DRIFT_RESOLVED: &str = "DriftResolved";
+}
+
+/// The event a drift notice becomes.
+pub fn note_for_drift(n: &crate::drift::detector::Notice) -> Note {
+    use crate::drift::detector::Notice;
+    match n {
+        Notice::Detected(f) => Note {
+            warning: true,
+            reason: reason::DRIFT_DETECTED,
+            action: "Drift",
+            note: format!("drift: {}", f.summary()),
+        },
+        Notice::Healed(f) => Note {
+            warning: false,
+            reason: reason::DRIFT_HEALED,
+            action: "Heal",
+            note: format!("applied {} again (drift: heal)", f.object),
+        },
+        Notice::Contested(f) => Note {
+            warning: true,
+            reason: reason::DRIFT_CONTESTED,
+            action: "Heal",
+            note: format!(
+                "{} is contested by {}: healed too often, not healed again for now",
+                f.object,
+                f.managers().join(", ")
+            ),
+        },
+        Notice::Resolved { finding, how } => Note {
+            warning: false,
+            reason: reason::DRIFT_RESOLVED,
+            action: "Drift",
+            note: format!("{} matches Git again ({how})", finding.object),
+        },
+    }
 }
 
 /// One event to publish.

@@ -175,6 +175,40 @@ impl Stall {
     }
 }
 
+/// Drift the agent's watches see now: which objects, which fields, who
+/// changed them. References, paths and manager names only: never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftStatus {
+    /// Objects drifted.
+    pub objects: usize,
+    /// Since when the oldest of them (RFC 3339).
+    pub since: String,
+    /// The first [`DRIFT_ITEMS`] of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<DriftItem>,
+}
+
+/// How many drifted objects the record lists (the count covers them all).
+pub const DRIFT_ITEMS: usize = 50;
+
+/// One drifted object in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftItem {
+    /// The object (`Deployment.apps shop/web`).
+    pub object: String,
+    /// Its wave.
+    pub wave: String,
+    /// `deleted`, or the changed fields with their managers
+    /// (`spec.replicas by kubectl-scale (Update via scale)`).
+    pub fields: Vec<String>,
+    /// `alert`, `healing`, `contested by X`, or why it is not healed.
+    pub policy: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
 /// What wavesync applied, per wave: the base of pruning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Inventory {
@@ -225,6 +259,9 @@ pub struct Record {
     /// Set while a config or permission error holds the WaveSet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<Stall>,
+    /// Set while objects drifted from Git (found by the agent's watches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftStatus>,
     /// Ready, Progressing, Stalled, Degraded (see [`super::conditions`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<super::conditions::Condition>,
@@ -297,6 +334,43 @@ impl Record {
         self.history.truncate(HISTORY);
     }
 
+    /// Sets what the drift watches see now: Degraded with the drift while
+    /// there is some, Ready again once it is healed or reverted. Only a
+    /// settled record (Ready or Degraded by drift, nothing rolling out)
+    /// changes; returns whether it did.
+    pub fn set_drift(&mut self, drift: Option<DriftStatus>) -> bool {
+        let settled = self.target_revision == self.applied_revision
+            && (self.phase == Phase::Ready
+                || (self.phase == Phase::Degraded && self.drift.is_some()));
+        if !settled {
+            return false;
+        }
+        let drift = drift.filter(|d| d.objects > 0);
+        let before = (self.phase, self.message.clone(), self.drift.clone());
+        match &drift {
+            Some(d) => {
+                self.phase = Phase::Degraded;
+                let first = d
+                    .items
+                    .first()
+                    .map(|i| format!(": {} {}", i.object, i.fields.join(", ")))
+                    .unwrap_or_default();
+                self.message = Some(format!(
+                    "{} object{} drifted from revision {}{first}",
+                    d.objects,
+                    if d.objects == 1 { "" } else { "s" },
+                    self.applied_revision.as_deref().unwrap_or("-"),
+                ));
+            }
+            None => {
+                self.phase = Phase::Ready;
+                self.message = None;
+            }
+        }
+        self.drift = drift;
+        before != (self.phase, self.message.clone(), self.drift.clone())
+    }
+
     /// The record's JSON (without the inventory).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
@@ -344,6 +418,44 @@ mod tests {
             namespace: format!("team-{}", i % 50),
             name: format!("service-number-{i:05}-with-a-longish-name"),
         }
+    }
+
+    #[test]
+    fn drift_makes_a_settled_record_degraded_and_its_end_ready_again() {
+        let mut r = Record::new("dataplane");
+        r.phase = Phase::Ready;
+        r.applied_revision = Some("abc".into());
+        r.target_revision = Some("abc".into());
+        let drift = DriftStatus {
+            objects: 1,
+            since: "t".into(),
+            items: vec![DriftItem {
+                object: "Deployment.apps shop/web".into(),
+                wave: "apps".into(),
+                fields: vec!["spec.replicas by kubectl-scale".into()],
+                policy: "alert".into(),
+                since: "t".into(),
+            }],
+        };
+        assert!(r.set_drift(Some(drift.clone())));
+        assert_eq!(r.phase, Phase::Degraded);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "1 object drifted from revision abc: Deployment.apps shop/web spec.replicas by kubectl-scale"
+            )
+        );
+        assert!(
+            !r.set_drift(Some(drift.clone())),
+            "the same drift again writes nothing"
+        );
+        assert!(r.set_drift(None));
+        assert_eq!((r.phase, r.drift.as_ref()), (Phase::Ready, None));
+        // A rollout in progress or a failed one is not overwritten.
+        r.target_revision = Some("def".into());
+        r.phase = Phase::Upgrading;
+        assert!(!r.set_drift(Some(drift)));
+        assert_eq!(r.phase, Phase::Upgrading);
     }
 
     #[test]
