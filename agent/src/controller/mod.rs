@@ -94,7 +94,7 @@ enum Woken {
     /// SIGTERM.
     Shutdown,
     /// The detector has news.
-    Notice(Notice),
+    Notice(Box<Notice>),
     /// The detector's findings changed.
     Report(Arc<Report>),
 }
@@ -105,7 +105,7 @@ async fn from_drift(d: &mut Option<DriftParts>) -> Woken {
         return std::future::pending().await;
     };
     tokio::select! {
-        Some(n) = d.notices.recv() => Woken::Notice(n),
+        Some(n) = d.notices.recv() => Woken::Notice(Box::new(n)),
         Ok(()) = d.reports.changed() => Woken::Report(d.reports.borrow_and_update().clone()),
         else => std::future::pending().await,
     }

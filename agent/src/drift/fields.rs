@@ -30,7 +30,7 @@ pub fn owned_tree(object: &Value, manager: &str) -> Option<Value> {
         .pointer("/metadata/managedFields")?
         .as_array()?
         .iter()
-        .filter(|e| e["manager"] == manager && e["subresource"].as_str().unwrap_or("") == "");
+        .filter(|e| e["manager"] == manager && e["subresource"].as_str().unwrap_or("").is_empty());
     let mut merged: Option<Value> = None;
     for e in entries {
         let Some(f) = e.get("fieldsV1") else { continue };
@@ -299,6 +299,7 @@ fn scalar(v: &str) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

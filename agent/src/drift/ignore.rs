@@ -169,7 +169,7 @@ mod tests {
         let none: [String; 0] = [];
         assert!(
             ignored_by(
-                &[rule.clone()],
+                std::slice::from_ref(&rule),
                 &r,
                 field("spec.replicas", "/spec/replicas", &none)
             )
@@ -177,7 +177,7 @@ mod tests {
         );
         assert!(
             ignored_by(
-                &[rule.clone()],
+                std::slice::from_ref(&rule),
                 &r,
                 field("spec.replicasX", "/spec/replicasX", &none)
             )
@@ -185,7 +185,7 @@ mod tests {
         );
         assert!(
             ignored_by(
-                &[rule.clone()],
+                std::slice::from_ref(&rule),
                 &r,
                 field(
                     "spec.template.metadata.annotations[\"x/y\"]",
@@ -216,7 +216,7 @@ mod tests {
         let edit = ["kubectl-edit".to_string()];
         assert_eq!(
             ignored_by(
-                &[rule.clone()],
+                std::slice::from_ref(&rule),
                 &r,
                 field("spec.replicas", "/spec/replicas", &hpa)
             )
