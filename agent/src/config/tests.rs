@@ -322,7 +322,7 @@ fn schema_errors_give_line_column_path_and_what_was_expected() {
             "skipIf:",
             "skipIff:",
             "wavesync.yaml:14:11: spec.waves[1].components[0].skipIff: unknown field `skipIff`, \
-             expected one of name, path, chart, skipIf, requires, health",
+             expected one of name, path, chart, skipIf, requires, health, drift, ignoreDifferences",
         ),
         (
             "- crd: ",

@@ -147,6 +147,7 @@ pub fn spawn(
         retry: HashMap::new(),
         ledger: Ledger::default(),
         healed: BTreeSet::new(),
+        per_namespace: BTreeSet::new(),
         observed_tx,
         notices: notice_tx,
         report: report_tx,
@@ -193,6 +194,9 @@ struct Task {
     ledger: Ledger,
     /// Objects applied again by a heal whose finding has not ended yet.
     healed: BTreeSet<ObjRef>,
+    /// Kinds the agent may not watch across namespaces (a namespaced
+    /// install): watched namespace by namespace whatever their number.
+    per_namespace: BTreeSet<(String, String)>,
     observed_tx: mpsc::Sender<Observed>,
     notices: mpsc::Sender<Notice>,
     report: channel::Sender<Arc<Report>>,
@@ -227,7 +231,12 @@ impl Task {
                     let d = desired_rx.borrow_and_update().clone();
                     self.set_desired(d).await;
                 }
-                Some(o) = observed_rx.recv() => self.observe(o),
+                Some(o) = observed_rx.recv() => {
+                    if self.observe(o) {
+                        let d = self.desired.clone();
+                        self.set_desired(d).await;
+                    }
+                }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     let ready: Vec<ObjRef> = self.retry.iter().filter(|(_, t)| **t <= now).map(|(r, _)| r.clone()).collect();
@@ -352,7 +361,11 @@ impl Task {
                 kind: kind.clone(),
                 namespace,
             };
-            if !resolved.namespaced || namespaces.len() > NAMESPACES_PER_KIND {
+            let many = namespaces.len() > NAMESPACES_PER_KIND
+                && !self
+                    .per_namespace
+                    .contains(&(api_version.clone(), kind.clone()));
+            if !resolved.namespaced || many {
                 out.insert(scope(None), resolved);
             } else {
                 for ns in namespaces {
@@ -363,7 +376,9 @@ impl Task {
         out
     }
 
-    fn observe(&mut self, o: Observed) {
+    /// Takes in one watch report; true when the watches must be set up
+    /// again (a cluster-wide watch was forbidden).
+    fn observe(&mut self, o: Observed) -> bool {
         match o {
             Observed::Listed { scope, objects } => {
                 if let Some(w) = self.watches.get_mut(&scope) {
@@ -412,11 +427,23 @@ impl Task {
                 self.dirty.insert(object);
                 self.metrics.drift_watch_event("deleted");
             }
-            Observed::Failed { scope, error } => {
-                tracing::warn!(watch = %scope, %error, "drift watch failed; retrying with backoff");
+            Observed::Failed {
+                scope,
+                error,
+                forbidden,
+            } => {
                 self.metrics.drift_watch_event("failed");
+                if forbidden && scope.namespace.is_none() {
+                    let kind = (scope.api_version.clone(), scope.kind.clone());
+                    if self.per_namespace.insert(kind) {
+                        tracing::info!(watch = %scope, "watching across namespaces is forbidden; watching namespace by namespace");
+                        return true;
+                    }
+                }
+                tracing::warn!(watch = %scope, %error, "drift watch failed; retrying with backoff");
             }
         }
+        false
     }
 
     /// Checks every dirty object.

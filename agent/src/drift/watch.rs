@@ -84,6 +84,8 @@ pub enum Observed {
         scope: Scope,
         /// Why (the server's message).
         error: String,
+        /// The server said 403: the agent may not list or watch here.
+        forbidden: bool,
     },
 }
 
@@ -159,6 +161,7 @@ pub fn spawn(
                 },
                 Err(e) => Observed::Failed {
                     scope: scope.clone(),
+                    forbidden: is_forbidden(&e),
                     error: e.to_string(),
                 },
             };
@@ -167,4 +170,14 @@ pub fn spawn(
             }
         }
     })
+}
+
+fn is_forbidden(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 403,
+        watcher::Error::WatchError(s) => s.code == 403,
+        _ => false,
+    }
 }

@@ -610,7 +610,7 @@ mod tests {
             "counters stay: {after}"
         );
         let names = m.series_names();
-        assert_eq!(names.len(), 14 + 3 * 3, "{names:?}");
+        assert_eq!(names.len(), 19 + 3 * 3, "{names:?}");
         assert!(names.contains(&"wavesync_wave_duration_seconds_bucket".to_string()));
         assert!(names.contains(&"wavesync_leader".to_string()));
     }

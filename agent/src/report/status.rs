@@ -70,6 +70,26 @@ pub fn table(r: &Record) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
+    if let Some(d) = &r.drift {
+        out.push_str(&format!(
+            "\nDrift: {} object{} since {}\n",
+            d.objects,
+            if d.objects == 1 { "" } else { "s" },
+            d.since
+        ));
+        for i in &d.items {
+            out.push_str(&format!(
+                "  {} (wave {}, {}):\n",
+                i.object, i.wave, i.policy
+            ));
+            for f in &i.fields {
+                out.push_str(&format!("    {f}\n"));
+            }
+        }
+        if d.objects > d.items.len() {
+            out.push_str(&format!("  … and {} more\n", d.objects - d.items.len()));
+        }
+    }
     out
 }
 
@@ -90,6 +110,25 @@ pub fn json(r: &Record) -> serde_json::Value {
 mod tests {
     use super::*;
     use crate::state::{Phase, WaveStatus};
+
+    #[test]
+    fn the_table_lists_drifted_objects_with_fields_and_managers() {
+        let mut r = Record::new("shop");
+        r.phase = Phase::Degraded;
+        r.drift = Some(crate::state::DriftStatus {
+            objects: 1,
+            since: "2026-12-02T10:00:00Z".into(),
+            items: vec![crate::state::DriftItem {
+                object: "Deployment.apps shop/web".into(),
+                wave: "apps".into(),
+                fields: vec!["spec.replicas by kubectl-scale (Update via scale)".into()],
+                policy: "alert".into(),
+                since: "2026-12-02T10:00:00Z".into(),
+            }],
+        });
+        let t = table(&r);
+        assert!(t.contains("Drift: 1 object since 2026-12-02T10:00:00Z\n  Deployment.apps shop/web (wave apps, alert):\n    spec.replicas by kubectl-scale (Update via scale)\n"), "{t}");
+    }
 
     #[test]
     fn table_lists_every_wave_with_status_and_duration() {
