@@ -28,10 +28,12 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+mod support;
+
+use support::*;
 
 const WAVES: usize = 5;
 /// Objects per wave; wave 0 holds the Namespace and one ConfigMap fewer.
@@ -84,47 +86,6 @@ fn make_repo(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// [VmRSS, VmHWM, RssAnon, RssFile] of `pid` in KiB.
-fn memory(pid: &str) -> Result<[u64; 4], Error> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> Result<u64, Error> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .ok_or(format!("no {name}"))?;
-        Ok(line.split_whitespace().nth(1).ok_or("bad line")?.parse()?)
-    };
-    Ok([
-        field("VmRSS:")?,
-        field("VmHWM:")?,
-        field("RssAnon:")?,
-        field("RssFile:")?,
-    ])
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64, Error> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // After "pid (comm) ", fields start at 3 (state): utime is 14, stime 15.
-    let rest = stat.rsplit_once(')').ok_or("bad stat")?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Ok(f.get(11).ok_or("no utime")?.parse::<u64>()?
-        + f.get(12).ok_or("no stime")?.parse::<u64>()?)
-}
-
-fn clk_tck() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
-}
-
 /// The phase in the state record, once there is one.
 async fn phase(api: &Api<ConfigMap>) -> Option<String> {
     let cm = api
@@ -133,47 +94,6 @@ async fn phase(api: &Api<ConfigMap>) -> Option<String> {
         .ok()??;
     let record: Value = serde_json::from_str(cm.data?.get("record.json")?).ok()?;
     record["phase"].as_str().map(str::to_string)
-}
-
-fn log_tail(path: &Path) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn start_agent(work: &Path, kubeconfig: &Path, repo: &Path, log: &Path) -> Result<Child, Error> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    // WAVESYNC_BENCH_WRAP runs the agent under a profiler, e.g.
-    // "valgrind --tool=massif --massif-out-file=/tmp/massif.out".
-    let wrap = std::env::var("WAVESYNC_BENCH_WRAP").unwrap_or_default();
-    let mut words = wrap.split_whitespace();
-    let mut cmd = match words.next() {
-        Some(tool) => {
-            let mut c = Command::new(tool);
-            c.args(words).arg(env!("CARGO_BIN_EXE_wavesync"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_wavesync")),
-    };
-    for (k, _) in std::env::vars() {
-        if k.starts_with("WAVESYNC_") || k == "KUBECONFIG" || k.starts_with("KUBERNETES_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.arg("run")
-        .env("WAVESYNC_KUBECONFIG", kubeconfig)
-        .env("WAVESYNC_REPO", format!("file://{}", repo.display()))
-        .env("WAVESYNC_WAVESET", WAVESET)
-        .env("WAVESYNC_INTERVAL", "10s")
-        .env("WAVESYNC_LISTEN", format!("127.0.0.1:{port}"))
-        .env("WAVESYNC_CACHE", work.join("cache"))
-        .env("WAVESYNC_IDENTITY", "bench-0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log)?);
-    Ok(cmd.spawn()?)
 }
 
 async fn run() -> Result<(), Error> {
@@ -196,7 +116,14 @@ async fn run() -> Result<(), Error> {
     let states: Api<ConfigMap> = Api::namespaced(client.clone(), "wavesync");
 
     let t0 = Instant::now();
-    let mut child = start_agent(work.path(), &kubeconfig, &repo, &log)?;
+    let (mut child, _port) = start_agent(
+        work.path(),
+        &kubeconfig,
+        &repo,
+        &log,
+        WAVESET,
+        &[("WAVESYNC_INTERVAL", "10s")],
+    )?;
     let pid = child.id();
     let synced = loop {
         if phase(&states).await.as_deref() == Some("Ready") {
