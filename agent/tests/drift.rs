@@ -335,6 +335,37 @@ async fn out_of_band_changes_are_found_with_their_manager_and_harmless_ones_are_
         "{f:?}"
     );
 
+    // kubectl edit of a ConfigMap value (the editor is a sed script).
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&w.kubeconfig)
+        .args(["edit", "-n", "shop", "configmap/settings"])
+        .env("KUBE_EDITOR", "sed -i s/blue/red/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = w
+        .drift_where("the edit is found", |r| {
+            fields_of(r)
+                .iter()
+                .any(|f| f.starts_with("ConfigMap shop/settings: data.value by kubectl-edit"))
+        })
+        .await;
+    assert_eq!(r.drift.as_ref().unwrap().objects, 2);
+    w.kubectl(&[
+        "patch",
+        "-n",
+        "shop",
+        "configmap/settings",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"value":"blue"}}"#,
+    ]);
+
     // Reverting both by hand ends the finding.
     w.kubectl(&["scale", "-n", "shop", "deployment/web", "--replicas=2"]);
     w.kubectl(&[
