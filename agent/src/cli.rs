@@ -183,6 +183,14 @@ pub struct RepoArgs {
     /// Per-cluster values to select from wavesync.yaml.
     #[arg(long = "cluster", env = "WAVESYNC_CLUSTER")]
     pub cluster_name: Option<String>,
+    /// Deploy only commits with a good SSH signature (git's gpg.format=ssh) by a key
+    /// of this allowed_signers file (ssh-keygen's format; read again at every fetch).
+    #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_ALLOWED_SIGNERS")]
+    pub verify_commits_allowed_signers: Option<PathBuf>,
+    /// An armored PGP public keyring to verify commits with: not supported yet
+    /// (an error at start); sign with SSH keys and use --verify-commits-allowed-signers.
+    #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_PGP_KEYS")]
+    pub verify_commits_pgp_keys: Option<PathBuf>,
 }
 
 /// `wavesync sync`.
@@ -247,6 +255,15 @@ pub struct RunArgs {
     /// /healthz fails when the loop made no progress for this many intervals (at least 2 minutes).
     #[arg(long, default_value_t = 10, env = "WAVESYNC_WEDGED_AFTER_INTERVALS")]
     pub wedged_after_intervals: u32,
+    /// Serve POST /hooks/github with the webhook secret in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GITHUB_SECRET_FILE")]
+    pub webhook_github_secret_file: Option<PathBuf>,
+    /// Serve POST /hooks/gitlab with the secret token in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GITLAB_TOKEN_FILE")]
+    pub webhook_gitlab_token_file: Option<PathBuf>,
+    /// Serve POST /hooks/generic with the HMAC key in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GENERIC_SECRET_FILE")]
+    pub webhook_generic_secret_file: Option<PathBuf>,
 }
 
 /// Output format of `status`.

@@ -52,6 +52,8 @@ pub mod reason {
     pub const LEADER_ACQUIRED: &str = "LeaderAcquired";
     /// This replica lost the lease.
     pub const LEADER_LOST: &str = "LeaderLost";
+    /// Commit signature verification refused the tracked head commit.
+    pub const REVISION_REFUSED: &str = "RevisionRefused";
 }
 
 /// One event to publish.
