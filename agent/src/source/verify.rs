@@ -204,34 +204,32 @@ impl AllowedSigners {
             let Some(base64) = rest.first() else {
                 return Err(err(format!("no key after the key type {key_type}")));
             };
-            let key = PublicKey::from_openssh(&format!("{key_type} {base64}"))
-                .map_err(|e| err(format!("unreadable {key_type} key: {e}")))?;
-            let mut signer = AllowedSigner {
-                principals: unquote(principals).to_string(),
-                namespaces: None,
-                cert_authority: false,
-                valid_after: None,
-                valid_before: None,
-                key,
-                line: i + 1,
-            };
+            let (mut namespaces, mut cert_authority) = (None, false);
+            let (mut valid_after, mut valid_before) = (None, None);
             for opt in options.map(split_options).unwrap_or_default() {
                 let (name, value) = match opt.split_once('=') {
                     Some((n, v)) => (n, Some(unquote(v))),
                     None => (opt, None),
                 };
                 match (name.to_ascii_lowercase().as_str(), value) {
-                    ("cert-authority", None) => signer.cert_authority = true,
-                    ("namespaces", Some(v)) => signer.namespaces = Some(v.to_string()),
-                    ("valid-after", Some(v)) => {
-                        signer.valid_after = Some(parse_time(v).map_err(err)?)
-                    }
-                    ("valid-before", Some(v)) => {
-                        signer.valid_before = Some(parse_time(v).map_err(err)?)
-                    }
+                    ("cert-authority", None) => cert_authority = true,
+                    ("namespaces", Some(v)) => namespaces = Some(v.to_string()),
+                    ("valid-after", Some(v)) => valid_after = Some(parse_time(v).map_err(err)?),
+                    ("valid-before", Some(v)) => valid_before = Some(parse_time(v).map_err(err)?),
                     _ => return Err(err(format!("unknown option {opt:?}"))),
                 }
             }
+            let key = PublicKey::from_openssh(&format!("{key_type} {base64}"))
+                .map_err(|e| err(format!("unreadable {key_type} key: {e}")))?;
+            let signer = AllowedSigner {
+                principals: unquote(principals).to_string(),
+                namespaces,
+                cert_authority,
+                valid_after,
+                valid_before,
+                key,
+                line: i + 1,
+            };
             signers.push(signer);
         }
         Ok(AllowedSigners { signers })
