@@ -44,6 +44,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once at start: the size of the largest flag set does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: sync, then follow the repository (poll or watch) until SIGTERM.
