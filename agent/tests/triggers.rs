@@ -379,20 +379,25 @@ async fn wavesync_sync_deploys_a_commit_git_signed_with_ssh_and_refuses_an_unsig
     let env = Env::start().await;
     let work = env.temp().join("signed");
     std::fs::create_dir_all(&work).unwrap();
-    let keyfile = work.join("id_ed25519");
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
-        .arg(&keyfile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let public = std::fs::read_to_string(work.join("id_ed25519.pub")).unwrap();
+    // One key of each type ssh-keygen makes; all listed.
+    let mut listed = String::from("# deployers\n");
+    for t in ["ed25519", "ecdsa", "rsa"] {
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", t, "-N", "", "-C", t, "-f"])
+            .arg(work.join(t))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public = std::fs::read_to_string(work.join(format!("{t}.pub"))).unwrap();
+        listed.push_str(&format!("{t}@example.com {public}"));
+    }
+    let keyfile = work.join("ed25519");
     let signers = work.join("allowed_signers");
-    std::fs::write(&signers, format!("alice@example.com {public}")).unwrap();
+    std::fs::write(&signers, listed).unwrap();
     // The repository, committed by git: signed, then not.
     write_standard(&env.repo);
     let dir = env.repo.path();
@@ -422,6 +427,26 @@ async fn wavesync_sync_deploys_a_commit_git_signed_with_ssh_and_refuses_an_unsig
         env.record().await.applied_revision.as_deref(),
         Some(good.as_str())
     );
+    // ECDSA and RSA signatures (rsa-sha2-512) made by ssh-keygen verify too.
+    for t in ["ecdsa", "rsa"] {
+        let key = format!("user.signingkey={}", work.join(t).display());
+        git(
+            dir,
+            &["-c", &key, "commit", "-q", "--allow-empty", "-S", "-m", t],
+        );
+        let head = git(dir, &["rev-parse", "HEAD"]);
+        let out = sync_cli(&env, dir, &signers);
+        assert!(
+            out.status.success(),
+            "{t}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            env.record().await.applied_revision.as_deref(),
+            Some(head.as_str())
+        );
+    }
+    let good = git(dir, &["rev-parse", "HEAD"]);
 
     env.repo.write(
         "waves/base/settings.yaml",

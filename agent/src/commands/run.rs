@@ -70,6 +70,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         &format!("wavesync-state-{waveset}"),
         &identity,
     );
+    let (wake_tx, wake) = mpsc::channel::<()>(1);
+    let _watcher = if args.watch {
+        Some(crate::source::watch_local(
+            std::path::Path::new(&args.sync.repo.repo),
+            wake_tx.clone(),
+        )?)
+    } else {
+        None
+    };
     // The webhooks answer by role: the elector starts before the listener.
     let elector = elector::spawn(
         client.clone(),
@@ -87,7 +96,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics.clone(),
         Some(events.clone()),
     );
-    let (wake_tx, wake) = mpsc::channel::<()>(1);
     let (stop_http, stopped_http) = watch::channel(false);
     let shared = http::Shared {
         metrics: metrics.clone(),
@@ -103,11 +111,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }),
     };
     let mut stopped = stopped_http.clone();
-    let (bound, server) = http::serve(args.listen, shared, async move {
+    let served = http::serve(args.listen, shared, async move {
         let _ = stopped.wait_for(|s| *s).await;
     })
-    .await
-    .with_context(|| format!("listening on {}", args.listen))?;
+    .await;
+    let (bound, server) = match served {
+        Ok(s) => s,
+        Err(e) => {
+            // Give a lease already taken back rather than leave it to expire.
+            elector.shutdown().await;
+            return Err(e).with_context(|| format!("listening on {}", args.listen));
+        }
+    };
     tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
     for (route, on) in [
         ("/hooks/github", secrets.github.is_some()),
@@ -131,14 +146,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     sync_options.force = false;
     let engine = Engine::new(client.clone(), sync_options, progress).with_stop(stop.clone());
 
-    let _watcher = if args.watch {
-        Some(crate::source::watch_local(
-            std::path::Path::new(&args.sync.repo.repo),
-            wake_tx,
-        )?)
-    } else {
-        None
-    };
     let repo = args.sync.repo.clone();
     let agent = Agent {
         engine,
