@@ -565,7 +565,9 @@ mod tests {
             "counters stay: {after}"
         );
         let names = m.series_names();
-        assert_eq!(names.len(), 14 + 3 * 3, "{names:?}");
+        assert_eq!(names.len(), 16 + 3 * 3, "{names:?}");
+        assert!(names.contains(&"wavesync_webhook_requests_total".to_string()));
+        assert!(names.contains(&"wavesync_revision_refused".to_string()));
         assert!(names.contains(&"wavesync_wave_duration_seconds_bucket".to_string()));
         assert!(names.contains(&"wavesync_leader".to_string()));
     }
