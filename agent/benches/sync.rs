@@ -429,6 +429,7 @@ async fn run_wavesync(
         tracking: Tracking::Branch("main".into()),
         auth: Auth::None,
         cache_dir: work.join(format!("cache-{prefix}")),
+        verify: None,
     });
     let (source, snapshot) = tokio::task::spawn_blocking(move || {
         let snap = source.sync();

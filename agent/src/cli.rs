@@ -44,6 +44,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once at start: the size of the largest flag set does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: sync, then follow the repository (poll or watch) until SIGTERM.
@@ -183,6 +185,14 @@ pub struct RepoArgs {
     /// Per-cluster values to select from wavesync.yaml.
     #[arg(long = "cluster", env = "WAVESYNC_CLUSTER")]
     pub cluster_name: Option<String>,
+    /// Deploy only commits with a good SSH signature (git's gpg.format=ssh) by a key
+    /// of this allowed_signers file (ssh-keygen's format; read again at every fetch).
+    #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_ALLOWED_SIGNERS")]
+    pub verify_commits_allowed_signers: Option<PathBuf>,
+    /// An armored PGP public keyring to verify commits with: not supported yet
+    /// (an error at start); sign with SSH keys and use --verify-commits-allowed-signers.
+    #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_PGP_KEYS")]
+    pub verify_commits_pgp_keys: Option<PathBuf>,
 }
 
 /// `wavesync sync`.
@@ -251,6 +261,15 @@ pub struct RunArgs {
     /// turns drift detection, and so `drift: heal`, off).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "WAVESYNC_DRIFT_DETECTION")]
     pub drift_detection: bool,
+    /// Serve POST /hooks/github with the webhook secret in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GITHUB_SECRET_FILE")]
+    pub webhook_github_secret_file: Option<PathBuf>,
+    /// Serve POST /hooks/gitlab with the secret token in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GITLAB_TOKEN_FILE")]
+    pub webhook_gitlab_token_file: Option<PathBuf>,
+    /// Serve POST /hooks/generic with the HMAC key in this file (read at every request).
+    #[arg(long, env = "WAVESYNC_WEBHOOK_GENERIC_SECRET_FILE")]
+    pub webhook_generic_secret_file: Option<PathBuf>,
 }
 
 /// Output format of `status`.

@@ -76,6 +76,7 @@ fn source(url: String, auth: Auth, cache: &Path) -> GitSource {
         tracking: Tracking::Branch("main".into()),
         auth,
         cache_dir: cache.to_path_buf(),
+        verify: None,
     })
     .with_timeout(Duration::from_secs(20))
 }

@@ -157,6 +157,7 @@ async fn demo(args: &DemoArgs, work: &Path) -> anyhow::Result<()> {
         tracking: Tracking::Branch("main".into()),
         auth: Auth::None,
         cache_dir: work.join("cache"),
+        verify: None,
     });
     let snapshot = tokio::task::spawn_blocking(move || src.sync()).await??;
     println!(

@@ -8,7 +8,7 @@ use crate::cli::RunArgs;
 use crate::controller::elector::{self, ElectorConfig};
 use crate::controller::health::Health;
 use crate::controller::policy::Backoff;
-use crate::controller::{Agent, LoopOptions, http};
+use crate::controller::{Agent, LoopOptions, http, webhook};
 use crate::reconcile::Engine;
 use crate::reconcile::lease::LeaseLock;
 use crate::reconcile::stop::Stop;
@@ -48,7 +48,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.lease_duration
     );
     // Checked now so a bad credentials mount fails the pod at start.
-    source(&args.sync.repo)?;
+    let tracking = source(&args.sync.repo)?.spec().tracking.clone();
+    let secrets = webhook::Secrets {
+        github: args.webhook_github_secret_file.clone(),
+        gitlab: args.webhook_gitlab_token_file.clone(),
+        generic: args.webhook_generic_secret_file.clone(),
+    };
+    secrets.check().map_err(anyhow::Error::msg)?;
     let state = &args.sync.state;
     let client = super::cluster::client(&state.cluster).await?;
     super::cluster::ensure_namespace(&client, &state.state_namespace).await?;
@@ -64,18 +70,69 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         &format!("wavesync-state-{waveset}"),
         &identity,
     );
+    let (wake_tx, wake) = mpsc::channel::<()>(1);
+    let _watcher = if args.watch {
+        Some(crate::source::watch_local(
+            std::path::Path::new(&args.sync.repo.repo),
+            wake_tx.clone(),
+        )?)
+    } else {
+        None
+    };
+    // The webhooks answer by role: the elector starts before the listener.
+    let elector = elector::spawn(
+        client.clone(),
+        ElectorConfig {
+            namespace: state.state_namespace.clone(),
+            name: args
+                .lease_name
+                .clone()
+                .unwrap_or_else(|| format!("wavesync-{waveset}")),
+            identity: identity.clone(),
+            duration: args.lease_duration,
+            renew_deadline: args.lease_renew_deadline,
+            retry_period: args.lease_retry_period,
+        },
+        metrics.clone(),
+        Some(events.clone()),
+    );
     let (stop_http, stopped_http) = watch::channel(false);
     let shared = http::Shared {
         metrics: metrics.clone(),
         health: health.clone(),
+        webhooks: secrets.any().then(|| {
+            Arc::new(webhook::Webhooks::new(
+                secrets.clone(),
+                tracking,
+                wake_tx.clone(),
+                elector.role(),
+                metrics.clone(),
+            ))
+        }),
     };
     let mut stopped = stopped_http.clone();
-    let (bound, server) = http::serve(args.listen, shared, async move {
+    let served = http::serve(args.listen, shared, async move {
         let _ = stopped.wait_for(|s| *s).await;
     })
-    .await
-    .with_context(|| format!("listening on {}", args.listen))?;
+    .await;
+    let (bound, server) = match served {
+        Ok(s) => s,
+        Err(e) => {
+            // Give a lease already taken back rather than leave it to expire.
+            elector.shutdown().await;
+            return Err(e).with_context(|| format!("listening on {}", args.listen));
+        }
+    };
     tracing::info!(address = %bound, "serving /healthz, /readyz and /metrics");
+    for (route, on) in [
+        ("/hooks/github", secrets.github.is_some()),
+        ("/hooks/gitlab", secrets.gitlab.is_some()),
+        ("/hooks/generic", secrets.generic.is_some()),
+    ] {
+        if on {
+            tracing::info!(route, "serving a push webhook");
+        }
+    }
 
     let progress: Arc<dyn Progress> = Arc::new(Fanout(vec![
         Arc::new(LogProgress),
@@ -98,32 +155,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
 
-    let (wake_tx, wake) = mpsc::channel::<()>(1);
-    let _watcher = if args.watch {
-        Some(crate::source::watch_local(
-            std::path::Path::new(&args.sync.repo.repo),
-            wake_tx,
-        )?)
-    } else {
-        None
-    };
     let repo = args.sync.repo.clone();
-    let elector = elector::spawn(
-        client,
-        ElectorConfig {
-            namespace: state.state_namespace.clone(),
-            name: args
-                .lease_name
-                .clone()
-                .unwrap_or_else(|| format!("wavesync-{waveset}")),
-            identity,
-            duration: args.lease_duration,
-            renew_deadline: args.lease_renew_deadline,
-            retry_period: args.lease_retry_period,
-        },
-        metrics.clone(),
-        Some(events.clone()),
-    );
     let agent = Agent {
         engine,
         stop,

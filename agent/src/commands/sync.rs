@@ -4,7 +4,7 @@ use crate::cli::{RepoArgs, SyncArgs};
 use crate::reconcile::lease::LeaseLock;
 use crate::reconcile::{Engine, SyncOptions};
 use crate::report::{Progress, TerminalProgress};
-use crate::source::{Auth, GitSource, Snapshot, SourceSpec, Tracking};
+use crate::source::{Auth, GitSource, Snapshot, SourceSpec, Tracking, VerifyCommits};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +55,27 @@ pub fn source(args: &RepoArgs) -> anyhow::Result<GitSource> {
         tracking,
         auth,
         cache_dir: args.cache_dir.clone(),
+        verify: verification(args)?,
     }))
+}
+
+/// The commit verification the flags ask for.
+///
+/// # Errors
+/// A PGP keyring (not supported yet).
+fn verification(args: &RepoArgs) -> anyhow::Result<Option<VerifyCommits>> {
+    if let Some(keys) = &args.verify_commits_pgp_keys {
+        anyhow::bail!(
+            "--verify-commits-pgp-keys {}: PGP commit signatures are not supported yet; \
+             SSH signatures are: sign commits with `git config gpg.format ssh` and pass \
+             an allowed_signers file with --verify-commits-allowed-signers",
+            keys.display()
+        );
+    }
+    Ok(args
+        .verify_commits_allowed_signers
+        .clone()
+        .map(VerifyCommits::AllowedSigners))
 }
 
 /// Fetches on a blocking thread (libgit2 is synchronous).
@@ -149,6 +169,8 @@ mod tests {
             ssh_key: None,
             known_hosts: None,
             cluster_name: None,
+            verify_commits_allowed_signers: None,
+            verify_commits_pgp_keys: None,
         }
     }
 
@@ -170,5 +192,29 @@ mod tests {
         };
         assert!(e.to_string().contains("reading the git token file"), "{e}");
         assert!(token(&args(None)).expect("none").is_none());
+    }
+
+    #[test]
+    fn a_pgp_keyring_is_a_clear_configuration_error() {
+        let mut a = args(None);
+        a.verify_commits_pgp_keys = Some("/etc/wavesync/keys.asc".into());
+        let Err(e) = source(&a) else {
+            panic!("a PGP keyring is refused");
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("PGP commit signatures are not supported yet"),
+            "{e}"
+        );
+        assert!(e.contains("--verify-commits-allowed-signers"), "{e}");
+        let mut a = args(None);
+        a.verify_commits_allowed_signers = Some("/etc/wavesync/allowed_signers".into());
+        let src = source(&a).expect("an allowed_signers file is fine");
+        assert_eq!(
+            src.spec().verify,
+            Some(VerifyCommits::AllowedSigners(
+                "/etc/wavesync/allowed_signers".into()
+            ))
+        );
     }
 }

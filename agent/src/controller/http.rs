@@ -1,7 +1,9 @@
 //! The agent's one HTTP listener: `/healthz` (liveness), `/readyz`
-//! (readiness) and `/metrics` (Prometheus text format).
+//! (readiness), `/metrics` (Prometheus text format) and the push webhooks
+//! of [`super::webhook`] (`/hooks/…`, those configured).
 
 use super::health::Health;
+use super::webhook::Webhooks;
 use crate::report::Metrics;
 use axum::Router;
 use axum::extract::State;
@@ -19,6 +21,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Liveness and readiness.
     pub health: Arc<Health>,
+    /// The push webhook receivers (`None`: no `/hooks/…` route).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 async fn healthz(State(s): State<Shared>) -> impl IntoResponse {
@@ -47,11 +51,14 @@ async fn metrics(State(s): State<Shared>) -> impl IntoResponse {
 
 /// The routes.
 pub fn router(shared: Shared) -> Router {
-    Router::new()
+    let mut r = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(shared)
+        .route("/metrics", get(metrics));
+    if let Some(w) = &shared.webhooks {
+        r = r.merge(w.clone().router());
+    }
+    r.with_state(shared)
 }
 
 /// Binds `addr` and serves until `shutdown` resolves; returns the bound

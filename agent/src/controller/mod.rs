@@ -5,7 +5,8 @@
 //!
 //! - [`elector`] holds the Lease for the life of the process;
 //! - [`policy`] decides when the next pass runs (backoff, stall);
-//! - [`health`] and [`http`] answer `/healthz`, `/readyz`, `/metrics`.
+//! - [`health`] and [`http`] answer `/healthz`, `/readyz`, `/metrics`;
+//! - [`webhook`] receives git push events and wakes the loop.
 //!
 //! A pass is the engine's [`Engine::sync`]; this loop only instruments it,
 //! and stops it at a safe point when the lease is lost (at once: no more
@@ -16,13 +17,15 @@ pub mod elector;
 pub mod health;
 pub mod http;
 pub mod policy;
+pub mod webhook;
 
 use crate::drift::detector::{self, Desired, Notice, Report};
 use crate::error::{Categorized, Category};
+use crate::model::Revision;
 use crate::reconcile::stop::{Stop, StopReason};
 use crate::reconcile::{Engine, SyncError, SyncReport};
 use crate::report::Metrics;
-use crate::report::events::{EventSink, note_for_drift};
+use crate::report::events::{EventSink, Note, note_for_drift, reason};
 use crate::report::metrics::PassResult;
 use crate::source::{GitSource, Snapshot, SourceError};
 use crate::state::StateError;
@@ -71,7 +74,7 @@ pub struct Agent {
     pub options: LoopOptions,
     /// The drift detector, when drift detection runs.
     pub drift: Option<DriftParts>,
-    /// Where Kubernetes Events go (drift notices become Events).
+    /// Where Kubernetes Events go (drift notices and refused revisions).
     pub events: Option<EventSink>,
 }
 
@@ -109,6 +112,13 @@ async fn from_drift(d: &mut Option<DriftParts>) -> Woken {
         Ok(()) = d.reports.changed() => Woken::Report(d.reports.borrow_and_update().clone()),
         else => std::future::pending().await,
     }
+}
+
+/// A head commit refused by signature verification, as the loop tracks it.
+struct Refused {
+    revision: String,
+    /// Whether the record says so already (a failed write is tried again).
+    recorded: bool,
 }
 
 /// How a pass went, as the loop sees it.
@@ -170,6 +180,7 @@ impl Agent {
         let mut schedule = Schedule::default();
         let mut stalled_at: Option<String> = None;
         let mut failing_fetch = false;
+        let mut refused: Option<Refused> = None;
         let ws = self.options.waveset.clone();
         // What the drift watches check: the objects of the last revision
         // this replica saw completed.
@@ -196,7 +207,9 @@ impl Agent {
             let delay = match fetched {
                 Err(e) => {
                     self.metrics.error(&ws, e.category());
-                    if !failing_fetch {
+                    if let SourceError::Unverified { revision, reason } = &e {
+                        self.refused(revision, reason, &e, &mut refused).await;
+                    } else if !failing_fetch {
                         tracing::warn!(error = %e, category = %e.category(), "fetch failed; backing off");
                         failing_fetch = true;
                     }
@@ -210,6 +223,10 @@ impl Agent {
                 }
                 Ok(snapshot) => {
                     failing_fetch = false;
+                    if refused.take().is_some() {
+                        // The record's refusal is cleared by the pass.
+                        self.metrics.set_refused(&ws, false);
+                    }
                     src = Some(next);
                     self.metrics.source(&ws, &snapshot.revision.0);
                     let root: PathBuf = snapshot.root.join(&self.options.path);
@@ -332,6 +349,52 @@ impl Agent {
                 tracing::warn!(error = %e, category = %e.category(), "recording drift failed");
             }
         }
+    }
+
+    /// A head commit refused by signature verification: once per commit, a
+    /// warning, a Warning Event and the gauge; and the record says so (the
+    /// applied revision stays), written while this replica leads.
+    async fn refused(
+        &self,
+        revision: &str,
+        reason: &str,
+        e: &SourceError,
+        state: &mut Option<Refused>,
+    ) {
+        let known = state.as_ref().filter(|r| r.revision == revision);
+        if known.is_some_and(|r| r.recorded) {
+            return;
+        }
+        if known.is_none() {
+            tracing::warn!(error = %e, "head commit refused by signature verification; the applied revision stays");
+            self.metrics.set_refused(&self.options.waveset, true);
+            if let Some(events) = &self.events {
+                events.publish(Note {
+                    warning: true,
+                    reason: reason::REVISION_REFUSED,
+                    action: "Verify",
+                    note: e.to_string(),
+                });
+            }
+        }
+        // Only a leader gets here (the loop fetches while it leads); a stop
+        // left over from a lost lease must not hold this write back.
+        self.stop.clear();
+        let recorded = match self
+            .engine
+            .refuse(&Revision(revision.to_string()), reason)
+            .await
+        {
+            Ok(()) => true,
+            Err(w) => {
+                tracing::warn!(error = %w, "cannot record the refused revision; trying again at the next fetch");
+                false
+            }
+        };
+        *state = Some(Refused {
+            revision: revision.to_string(),
+            recorded,
+        });
     }
 
     /// Logs a pass's end once per state, and counts its error.

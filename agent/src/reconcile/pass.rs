@@ -7,6 +7,7 @@ use crate::error::Category;
 use crate::model::Revision;
 use crate::plan::{Plan, PlannedWave};
 use crate::report::{Event, Progress};
+use crate::state::record::Refusal;
 use crate::state::store::Loaded;
 use crate::state::{
     Phase, Record, Stall, StateError, StateStore, SyncEntry, WaveStatus, conditions,
@@ -94,6 +95,38 @@ impl Pass {
             stalled: self.record.stalled.is_some(),
         });
         self.written = Some(self.record.clone());
+        Ok(())
+    }
+
+    /// Records that signature verification refuses this pass's revision
+    /// (the time of a refusal already recorded for it is kept).
+    pub async fn refuse(&mut self, reason: &str) -> Result<(), StateError> {
+        let same = self
+            .record
+            .refused
+            .as_ref()
+            .is_some_and(|r| r.revision == self.revision.0 && r.reason == reason);
+        if !same {
+            self.record.refused = Some(Refusal {
+                revision: self.revision.0.clone(),
+                reason: reason.to_string(),
+                since: now(),
+            });
+        }
+        self.save().await
+    }
+
+    /// Forgets a refused revision once another one is synced.
+    pub async fn clear_refusal(&mut self) -> Result<(), StateError> {
+        if self
+            .record
+            .refused
+            .as_ref()
+            .is_some_and(|r| r.revision != self.revision.0)
+        {
+            self.record.refused = None;
+            self.save().await?;
+        }
         Ok(())
     }
 

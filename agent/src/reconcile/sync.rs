@@ -279,6 +279,18 @@ impl Engine {
         Err(e.into())
     }
 
+    /// Records in the configured WaveSet's record that commit signature
+    /// verification refuses `revision` (`reason` after "commit <sha> ").
+    /// Written through the pass's lease-checked save; nothing else changes.
+    ///
+    /// # Errors
+    /// Reading or writing the record.
+    pub async fn refuse(&self, revision: &Revision, reason: &str) -> Result<(), SyncError> {
+        let mut pass = self.load_pass(&self.options.waveset, revision).await?;
+        pass.refuse(reason).await?;
+        Ok(())
+    }
+
     /// This engine rendering charts with `helm` (an engine already started,
     /// with its cache) instead of one made from the options.
     pub fn with_helm(mut self, helm: Helm) -> Self {
@@ -322,6 +334,7 @@ impl Engine {
             Err(e) => return self.config_failed(revision, e).await,
         };
         let mut pass = self.load_pass(&ws.name, revision).await?;
+        pass.clear_refusal().await?;
         let mut report = SyncReport::nothing(Phase::Installing);
         if !self.options.force && pass.stalled_at(ws.cluster.as_deref()).is_some() {
             report.phase = pass.record.phase;

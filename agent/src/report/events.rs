@@ -60,6 +60,8 @@ pub mod reason {
     pub const DRIFT_CONTESTED: &str = "DriftContested";
     /// A drifted object matches Git again.
     pub const DRIFT_RESOLVED: &str = "DriftResolved";
+    /// Commit signature verification refused the tracked head commit.
+    pub const REVISION_REFUSED: &str = "RevisionRefused";
 }
 
 /// The event a drift notice becomes.

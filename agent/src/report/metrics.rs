@@ -95,6 +95,10 @@ pub struct Metrics {
     revision: Mutex<Option<(String, String)>>,
     /// Every family's full name, and whether it is a histogram.
     families: Vec<(String, bool)>,
+    /// Push webhook requests by provider and result.
+    webhook_requests: IntCounterVec,
+    /// 1 while the head commit is refused by signature verification.
+    revision_refused: IntGaugeVec,
 }
 
 fn unix_now() -> f64 {
@@ -131,6 +135,26 @@ impl Metrics {
         r.register(Box::new(leader.clone()))
             .expect("metric registered once");
         let mut f: Vec<(String, bool)> = vec![("leader".into(), false)];
+        let webhook_requests = metric!(
+            r,
+            f,
+            IntCounterVec,
+            Opts::new(
+                "webhook_requests_total",
+                "Push webhook requests by provider (github, gitlab, generic) and result (triggered, ignored, unauthorized, invalid, too_large)."
+            ),
+            &["provider", "result"]
+        );
+        let revision_refused = metric!(
+            r,
+            f,
+            IntGaugeVec,
+            Opts::new(
+                "revision_refused",
+                "1 while the tracked head commit is refused by commit signature verification (the previous revision stays applied)."
+            ),
+            ws
+        );
         Arc::new(Metrics {
             reconcile_total: metric!(
                 r,
@@ -331,6 +355,8 @@ impl Metrics {
             registry: r,
             revision: Mutex::new(None),
             families: f,
+            webhook_requests,
+            revision_refused,
         })
     }
 
@@ -421,6 +447,7 @@ impl Metrics {
             self.stalled.reset();
             self.drift_objects.reset();
             self.inventory_objects.reset();
+            self.revision_refused.reset();
         }
     }
 
@@ -475,6 +502,21 @@ impl Metrics {
                 .with_label_values(&[waveset, p.as_str()])
                 .set(i64::from(p == phase));
         }
+    }
+
+    /// Counts a push webhook request (`result`: triggered, ignored,
+    /// unauthorized, invalid, too_large).
+    pub fn webhook(&self, provider: &str, result: &str) {
+        self.webhook_requests
+            .with_label_values(&[provider, result])
+            .inc();
+    }
+
+    /// Whether the head commit is refused by signature verification.
+    pub fn set_refused(&self, waveset: &str, refused: bool) {
+        self.revision_refused
+            .with_label_values(&[waveset])
+            .set(i64::from(refused));
     }
 
     /// A sink that turns sync events of `waveset` into metrics.
@@ -610,7 +652,9 @@ mod tests {
             "counters stay: {after}"
         );
         let names = m.series_names();
-        assert_eq!(names.len(), 19 + 3 * 3, "{names:?}");
+        assert_eq!(names.len(), 21 + 3 * 3, "{names:?}");
+        assert!(names.contains(&"wavesync_webhook_requests_total".to_string()));
+        assert!(names.contains(&"wavesync_revision_refused".to_string()));
         assert!(names.contains(&"wavesync_wave_duration_seconds_bucket".to_string()));
         assert!(names.contains(&"wavesync_leader".to_string()));
     }

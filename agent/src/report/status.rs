@@ -36,6 +36,14 @@ pub fn table(r: &Record) -> String {
     if let Some(m) = &r.message {
         out.push_str(&format!("Message:  {m}\n"));
     }
+    if let Some(x) = &r.refused {
+        out.push_str(&format!(
+            "Refused:  {} {} (since {}); the applied revision stays\n",
+            short(&Some(x.revision.clone())),
+            x.reason,
+            x.since
+        ));
+    }
     out.push_str(&format!("Objects:  {}\n\n", r.inventory.len()));
     let rows: Vec<[String; 6]> = r
         .waves
@@ -143,6 +151,17 @@ mod tests {
         let t = table(&r);
         assert!(t.contains("Phase:    Failed"), "{t}");
         assert!(t.contains("Target:   0123456789ab"), "{t}");
+        assert!(!t.contains("Refused:"), "{t}");
+        r.refused = Some(crate::state::record::Refusal {
+            revision: "fedcba9876543210".into(),
+            reason: "is not signed".into(),
+            since: "2026-01-01T00:00:03Z".into(),
+        });
+        let t = table(&r);
+        assert!(
+            t.contains("Refused:  fedcba987654 is not signed (since 2026-01-01T00:00:03Z)"),
+            "{t}"
+        );
         assert!(
             t.lines().any(|l| l.starts_with("database")
                 && l.contains("failed")

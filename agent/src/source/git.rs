@@ -124,7 +124,8 @@ impl GitSource {
     /// [`SourceError`]: `BranchNotFound`, `TagNotFound`, `CommitNotFound`,
     /// `RepositoryNotFound`, `InvalidUrl`, `InvalidRef` (config); `Auth`,
     /// `HostKey`, `Certificate` (permission); `Network`, `Timeout`, `Cache`,
-    /// `Checkout` (transient). None of them contains a credential.
+    /// `Checkout` (transient); with verification on, `Unverified` and
+    /// `AllowedSigners` (config). None of them contains a credential.
     pub fn sync(&mut self) -> Result<Snapshot, SourceError> {
         let span = tracing::info_span!("git_sync", url = %self.display_url, tracking = %self.spec.tracking);
         let _entered = span.enter();
@@ -132,6 +133,11 @@ impl GitSource {
         let host_keys = self.host_key_policy()?;
         let repo = self.open_cache()?;
         let (oid, stats) = self.resolve(&repo, &host_keys)?;
+        if let Some(how) = &self.spec.verify {
+            // Before the checkout: a refused commit is never written out.
+            let good = super::verify::verify(&repo, oid, how)?;
+            debug!(revision = %oid, principals = %good.principals, key = %good.fingerprint, "good signature");
+        }
         let revision = Revision(oid.to_string());
         let root = self.checkout(&repo, oid)?;
         let changed = self.last.as_ref() != Some(&revision);

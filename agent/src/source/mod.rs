@@ -38,11 +38,16 @@
 //!   hosts, timeouts and 5xx are transient; rejected credentials and host keys
 //!   are permission errors; bad URLs, missing repositories, branches, tags and
 //!   commits are configuration errors.
+//! - **Signatures** (opt-in, [`SourceSpec::verify`]): the head commit must
+//!   carry a good SSH signature by a key of an allowed_signers file
+//!   ([`verify`]); a refused commit is [`SourceError::Unverified`] (config)
+//!   and is never checked out.
 
 mod auth;
 mod git;
 mod known_hosts;
 mod redact;
+pub mod verify;
 mod watch;
 
 #[cfg(test)]
@@ -57,6 +62,7 @@ use crate::model::Revision;
 
 pub use git::{DEFAULT_TIMEOUT, FetchStats, GitSource};
 pub use redact::redact_url;
+pub use verify::VerifyCommits;
 pub use watch::{DEBOUNCE, watch_local};
 
 /// What to follow in the repository.
@@ -158,6 +164,9 @@ pub struct SourceSpec {
     /// Directory owned by this source: `repo/` (the bare cache) and
     /// `trees/<sha>` (checkouts). Created when missing.
     pub cache_dir: PathBuf,
+    /// Verify the head commit's signature before handing it out (`None`: no
+    /// verification). A refused commit is [`SourceError::Unverified`].
+    pub verify: Option<VerifyCommits>,
 }
 
 impl fmt::Debug for SourceSpec {
@@ -167,6 +176,7 @@ impl fmt::Debug for SourceSpec {
             .field("tracking", &self.tracking)
             .field("auth", &self.auth)
             .field("cache_dir", &self.cache_dir)
+            .field("verify", &self.verify)
             .finish()
     }
 }
@@ -335,6 +345,25 @@ pub enum SourceError {
         #[source]
         source: notify::Error,
     },
+    /// Commit verification is on and the head commit is not signed, or not
+    /// by a listed key: it is not checked out, the applied revision stays.
+    #[error("commit {revision} {reason}; it is not deployed")]
+    Unverified {
+        /// The full SHA of the refused commit.
+        revision: String,
+        /// Why, after "commit <sha> " ("is not signed", "is signed by SHA256:… which … does not list").
+        reason: String,
+    },
+    /// A line of the allowed_signers file is wrong.
+    #[error("allowed_signers file {path}, line {line}: {message}")]
+    AllowedSigners {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Categorized for SourceError {
@@ -356,7 +385,9 @@ impl Categorized for SourceError {
             | SourceError::NotACommit { .. }
             | SourceError::CredentialFile { .. }
             | SourceError::NotARepository { .. }
-            | SourceError::Watch { .. } => Category::Config,
+            | SourceError::Watch { .. }
+            | SourceError::Unverified { .. }
+            | SourceError::AllowedSigners { .. } => Category::Config,
         }
     }
 }

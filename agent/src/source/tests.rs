@@ -77,6 +77,7 @@ fn spec(url: String, tracking: Tracking, cache: &Path) -> SourceSpec {
         tracking,
         auth: Auth::None,
         cache_dir: cache.to_path_buf(),
+        verify: None,
     }
 }
 

@@ -271,6 +271,23 @@ pub struct Record {
     /// The sync request annotation of the ConfigMap (kept as it was found).
     #[serde(skip)]
     pub sync_request: Option<String>,
+    /// Set while commit signature verification refuses the tracked head:
+    /// the applied revision stays; cleared when a verified revision syncs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refusal>,
+}
+
+/// A head commit refused by signature verification (never a key or a
+/// signature: the commit, the reason with the key's fingerprint, the time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    /// The refused commit (full SHA).
+    pub revision: String,
+    /// Why ("is not signed", "is signed by SHA256:… which … does not list").
+    pub reason: String,
+    /// Since when (RFC 3339).
+    pub since: String,
 }
 
 /// Errors decoding a stored record.

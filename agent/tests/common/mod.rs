@@ -197,6 +197,7 @@ impl Env {
             tracking: Tracking::Branch("main".into()),
             auth: Auth::None,
             cache_dir: cache.path().join("cache"),
+            verify: None,
         });
         let env = Env {
             resolver: Resolver::new(client.clone()),
