@@ -82,6 +82,11 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         return Err(ctx.invalid(loc_of(&raw.spec), "spec.waves", "declares no waves"));
     }
     let waves = resolve::waves(&ctx, &spec.waves, &defaults)?;
+    let mut errors = Vec::new();
+    let notifications = super::notifications::notifications(&ctx, &spec.notifications, &mut errors);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
     values.check_required(&raw.values, |key| {
         let path = format!("values.{key}");
         here(tree.location_of(&path), &path)
@@ -94,6 +99,7 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         waves,
         cluster: selected.map(|(_, c)| c.value.name.value.clone()),
         values,
+        notifications,
     })
 }
 

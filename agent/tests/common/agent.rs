@@ -228,4 +228,3 @@ pub fn kube_env(env: &Env, repo: &TestRepo) -> Vec<(&'static str, String)> {
         ("WAVESYNC_LEASE_RETRY_PERIOD", "1s".into()),
     ]
 }
-
