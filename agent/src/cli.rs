@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: sync, then follow the repository (poll or watch) until SIGTERM.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// One sync pass of the tracked revision.
     Sync(SyncArgs),
     /// Show the state record: revision, phase and every wave.
@@ -247,6 +247,59 @@ pub struct RunArgs {
     /// /healthz fails when the loop made no progress for this many intervals (at least 2 minutes).
     #[arg(long, default_value_t = 10, env = "WAVESYNC_WEDGED_AFTER_INTERVALS")]
     pub wedged_after_intervals: u32,
+    /// Notification sinks given on the command line.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Notification sinks of `wavesync run` (docs/notifications.md); they add
+/// to those of `spec.notifications` in wavesync.yaml.
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    /// A file holding the URL of a generic JSON webhook (sink `cli-webhook`).
+    #[arg(long, env = "WAVESYNC_NOTIFY_WEBHOOK_URL_FILE")]
+    pub notify_webhook_url_file: Option<PathBuf>,
+    /// A file holding a bearer token for the `cli-webhook` sink.
+    #[arg(
+        long,
+        env = "WAVESYNC_NOTIFY_WEBHOOK_TOKEN_FILE",
+        requires = "notify_webhook_url_file"
+    )]
+    pub notify_webhook_token_file: Option<PathBuf>,
+    /// A file holding the HMAC key that signs `cli-webhook` bodies (X-Wavesync-Signature-256).
+    #[arg(
+        long,
+        env = "WAVESYNC_NOTIFY_WEBHOOK_HMAC_SECRET_FILE",
+        requires = "notify_webhook_url_file"
+    )]
+    pub notify_webhook_hmac_secret_file: Option<PathBuf>,
+    /// Alertmanager's base URL, e.g. http://alertmanager.monitoring:9093 (sink `cli-alertmanager`; never logged beyond its host).
+    #[arg(long, env = "WAVESYNC_NOTIFY_ALERTMANAGER_URL", hide_env_values = true, value_parser = non_empty)]
+    pub notify_alertmanager_url: Option<String>,
+    /// A file holding a Slack incoming-webhook URL (sink `cli-slack`).
+    #[arg(long, env = "WAVESYNC_NOTIFY_SLACK_URL_FILE")]
+    pub notify_slack_url_file: Option<PathBuf>,
+    /// What the sinks of these flags are sent, comma-separated (default: every event but SyncSucceeded).
+    #[arg(long, env = "WAVESYNC_NOTIFY_EVENTS", value_delimiter = ',')]
+    pub notify_events: Vec<crate::config::NotificationEvent>,
+    /// The directory that files named in wavesync.yaml (urlFile, tokenFile, hmacSecretFile) must be in.
+    #[arg(long, env = "WAVESYNC_NOTIFY_FILES_DIR", default_value = crate::notify::DEFAULT_FILES_DIR)]
+    pub notify_files_dir: PathBuf,
+}
+
+impl NotifyArgs {
+    /// The sinks these flags describe, for [`crate::notify::build_sinks`].
+    pub fn sinks(&self) -> crate::notify::FlagSinks {
+        crate::notify::FlagSinks {
+            webhook_url_file: self.notify_webhook_url_file.clone(),
+            webhook_token_file: self.notify_webhook_token_file.clone(),
+            webhook_hmac_secret_file: self.notify_webhook_hmac_secret_file.clone(),
+            alertmanager_url: self.notify_alertmanager_url.clone(),
+            slack_url_file: self.notify_slack_url_file.clone(),
+            events: self.notify_events.clone(),
+            files_dir: self.notify_files_dir.clone(),
+        }
+    }
 }
 
 /// Output format of `status`.

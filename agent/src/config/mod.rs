@@ -47,7 +47,7 @@ pub use check::{Checked, WaveSites, check, cluster_names};
 pub use duration::{DurationError, format as format_duration, parse as parse_duration};
 pub use errors::{ConfigError, Position, Site, ValuesOrigin, ValuesSource};
 pub use load::{API_VERSION, FILE_NAME, KIND, load};
-pub(crate) use notifications::{has_userinfo, is_header_name, url_problem};
+pub(crate) use notifications::url_problem;
 pub use paths::PathProblem;
 pub use types::{
     ChartSource, Component, Defaults, HealthRule, NotificationEvent, NotificationSink,

@@ -306,7 +306,7 @@ pub(crate) fn url_problem(url: &str) -> Option<&'static str> {
 }
 
 /// Whether the URL carries `user[:password]@`.
-pub(crate) fn has_userinfo(url: &str) -> bool {
+fn has_userinfo(url: &str) -> bool {
     url.split_once("://")
         .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
         .is_some_and(|authority| authority.contains('@'))
@@ -361,7 +361,7 @@ fn secret_ref(
 }
 
 /// Whether `name` is an HTTP header name (an RFC 9110 token).
-pub(crate) fn is_header_name(name: &str) -> bool {
+fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
