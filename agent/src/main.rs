@@ -60,7 +60,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
     match cli.command {
-        Command::Run(a) => commands::run::run(*a).await,
+        Command::Run(a) => commands::run::run(a).await,
         Command::Sync(a) => commands::sync::run(a).await,
         Command::Status(a) => commands::status::show(a).await,
         Command::Reset(a) => commands::status::reset(a).await,
