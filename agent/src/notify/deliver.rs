@@ -340,3 +340,49 @@ async fn tick(ticker: &mut Option<Interval>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::notice::fixtures::{context, scaled};
+
+    #[test]
+    fn the_handle_can_be_shared_between_tasks() {
+        fn shared<T: Send + Sync + Clone + 'static>() {}
+        shared::<Notifier>();
+    }
+
+    #[tokio::test]
+    async fn a_notifier_without_sinks_takes_everything_and_sends_nothing() {
+        let metrics = Metrics::new();
+        let off = Notifier::disabled(metrics.clone());
+        off.notify(scaled());
+        off.ready();
+        assert!(off.sinks().is_empty());
+        assert!(off.shutdown(Duration::from_secs(1)).await);
+        let started = Notifier::start(Vec::new(), context(), metrics.clone());
+        started.notify(scaled());
+        assert!(started.shutdown(Duration::from_secs(1)).await);
+        assert!(!metrics.render().contains("wavesync_notification"));
+    }
+
+    #[tokio::test]
+    async fn notices_after_shutdown_are_counted_as_dropped() {
+        let metrics = Metrics::new();
+        let sink =
+            ResolvedSink::new("hook", SinkType::Webhook, "http://127.0.0.1:9/").expect("valid");
+        let n = Notifier::start(vec![sink], context(), metrics.clone());
+        assert!(
+            n.shutdown(Duration::from_secs(5)).await,
+            "nothing was queued"
+        );
+        n.notify(scaled());
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "wavesync_notification_failures_total{reason=\"dropped\",sink=\"hook\"} 1"
+            ),
+            "{text}"
+        );
+    }
+}

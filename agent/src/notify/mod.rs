@@ -47,5 +47,4 @@ pub use notice::{
     DriftDetected, DriftPolicy, DriftResolved, FieldChange, Notice, NotifyContext, Resolution,
     Severity,
 };
-pub use queue::{Pushed, Queue};
 pub use sinks::webhook::SCHEMA_VERSION;

@@ -98,11 +98,6 @@ impl<T> Queue<T> {
     pub fn len(&self) -> usize {
         self.lock().items.len()
     }
-
-    /// Whether none waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -131,7 +126,7 @@ mod tests {
         assert_eq!(q.push("b"), Pushed::Closed("b"));
         assert_eq!(q.pop().await, Some("a"));
         assert_eq!(q.pop().await, None);
-        assert!(q.is_empty());
+        assert_eq!(q.len(), 0);
     }
 
     #[tokio::test]
