@@ -482,3 +482,59 @@ pub struct SimArgs {
     #[arg(long = "ready-kind")]
     pub ready_kinds: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NotificationEvent;
+
+    fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = ["wavesync", "run", "--repo", "file:///r"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(argv)?.command {
+            Command::Run(a) => Ok(a),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn notification_flags_become_sinks() {
+        let a = run(&[
+            "--notify-alertmanager-url",
+            "http://am:9093",
+            "--notify-slack-url-file",
+            "/etc/wavesync/notify/slack",
+            "--notify-events",
+            "DriftDetected,Stalled",
+        ])
+        .expect("valid");
+        let sinks = a.notify.sinks();
+        assert_eq!(sinks.alertmanager_url.as_deref(), Some("http://am:9093"));
+        assert_eq!(
+            sinks.slack_url_file.as_deref(),
+            Some(std::path::Path::new("/etc/wavesync/notify/slack"))
+        );
+        assert_eq!(
+            sinks.events,
+            [NotificationEvent::DriftDetected, NotificationEvent::Stalled]
+        );
+        assert_eq!(
+            sinks.files_dir,
+            std::path::Path::new("/etc/wavesync/notify")
+        );
+        let none = run(&[]).expect("valid").notify.sinks();
+        assert_eq!(none, crate::notify::FlagSinks::default());
+    }
+
+    #[test]
+    fn a_bad_event_or_a_token_without_its_webhook_is_refused() {
+        let err = run(&["--notify-events", "DriftDetected,Drift"]).expect_err("unknown");
+        assert!(err.to_string().contains("unknown event `Drift`"), "{err}");
+        let err = run(&["--notify-webhook-token-file", "/t"]).expect_err("needs the URL");
+        assert!(
+            err.to_string().contains("--notify-webhook-url-file"),
+            "{err}"
+        );
+    }
+}
