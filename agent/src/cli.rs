@@ -44,7 +44,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
-// Parsed once at start: the size of the largest flag set does not matter.
+// Parsed once at start and moved once: the size of the largest variant
+// does not matter, and boxing each in turn only moves the warning along.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -270,6 +271,59 @@ pub struct RunArgs {
     /// Serve POST /hooks/generic with the HMAC key in this file (read at every request).
     #[arg(long, env = "WAVESYNC_WEBHOOK_GENERIC_SECRET_FILE")]
     pub webhook_generic_secret_file: Option<PathBuf>,
+    /// Notification sinks given on the command line.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Notification sinks of `wavesync run` (docs/notifications.md); they add
+/// to those of `spec.notifications` in wavesync.yaml.
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    /// A file holding the URL of a generic JSON webhook (sink `cli-webhook`).
+    #[arg(long, env = "WAVESYNC_NOTIFY_WEBHOOK_URL_FILE")]
+    pub notify_webhook_url_file: Option<PathBuf>,
+    /// A file holding a bearer token for the `cli-webhook` sink.
+    #[arg(
+        long,
+        env = "WAVESYNC_NOTIFY_WEBHOOK_TOKEN_FILE",
+        requires = "notify_webhook_url_file"
+    )]
+    pub notify_webhook_token_file: Option<PathBuf>,
+    /// A file holding the HMAC key that signs `cli-webhook` bodies (X-Wavesync-Signature-256).
+    #[arg(
+        long,
+        env = "WAVESYNC_NOTIFY_WEBHOOK_HMAC_SECRET_FILE",
+        requires = "notify_webhook_url_file"
+    )]
+    pub notify_webhook_hmac_secret_file: Option<PathBuf>,
+    /// Alertmanager's base URL, e.g. http://alertmanager.monitoring:9093 (sink `cli-alertmanager`; never logged beyond its host).
+    #[arg(long, env = "WAVESYNC_NOTIFY_ALERTMANAGER_URL", hide_env_values = true, value_parser = non_empty)]
+    pub notify_alertmanager_url: Option<String>,
+    /// A file holding a Slack incoming-webhook URL (sink `cli-slack`).
+    #[arg(long, env = "WAVESYNC_NOTIFY_SLACK_URL_FILE")]
+    pub notify_slack_url_file: Option<PathBuf>,
+    /// What the sinks of these flags are sent, comma-separated (default: every event but SyncSucceeded).
+    #[arg(long, env = "WAVESYNC_NOTIFY_EVENTS", value_delimiter = ',')]
+    pub notify_events: Vec<crate::config::NotificationEvent>,
+    /// The directory that files named in wavesync.yaml (urlFile, tokenFile, hmacSecretFile) must be in.
+    #[arg(long, env = "WAVESYNC_NOTIFY_FILES_DIR", default_value = crate::notify::DEFAULT_FILES_DIR)]
+    pub notify_files_dir: PathBuf,
+}
+
+impl NotifyArgs {
+    /// The sinks these flags describe, for [`crate::notify::build_sinks`].
+    pub fn sinks(&self) -> crate::notify::FlagSinks {
+        crate::notify::FlagSinks {
+            webhook_url_file: self.notify_webhook_url_file.clone(),
+            webhook_token_file: self.notify_webhook_token_file.clone(),
+            webhook_hmac_secret_file: self.notify_webhook_hmac_secret_file.clone(),
+            alertmanager_url: self.notify_alertmanager_url.clone(),
+            slack_url_file: self.notify_slack_url_file.clone(),
+            events: self.notify_events.clone(),
+            files_dir: self.notify_files_dir.clone(),
+        }
+    }
 }
 
 /// Output format of `status`.
@@ -448,4 +502,60 @@ pub struct SimArgs {
     /// Custom resource kinds (`Kind` or `group/Kind`) that get Ready=True conditions.
     #[arg(long = "ready-kind")]
     pub ready_kinds: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NotificationEvent;
+
+    fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = ["wavesync", "run", "--repo", "file:///r"]
+            .into_iter()
+            .chain(args.iter().copied());
+        match Cli::try_parse_from(argv)?.command {
+            Command::Run(a) => Ok(a),
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn notification_flags_become_sinks() {
+        let a = run(&[
+            "--notify-alertmanager-url",
+            "http://am:9093",
+            "--notify-slack-url-file",
+            "/etc/wavesync/notify/slack",
+            "--notify-events",
+            "DriftDetected,Stalled",
+        ])
+        .expect("valid");
+        let sinks = a.notify.sinks();
+        assert_eq!(sinks.alertmanager_url.as_deref(), Some("http://am:9093"));
+        assert_eq!(
+            sinks.slack_url_file.as_deref(),
+            Some(std::path::Path::new("/etc/wavesync/notify/slack"))
+        );
+        assert_eq!(
+            sinks.events,
+            [NotificationEvent::DriftDetected, NotificationEvent::Stalled]
+        );
+        assert_eq!(
+            sinks.files_dir,
+            std::path::Path::new("/etc/wavesync/notify")
+        );
+        let none = run(&[]).expect("valid").notify.sinks();
+        assert_eq!(none, crate::notify::FlagSinks::default());
+    }
+
+    #[test]
+    fn a_bad_event_or_a_token_without_its_webhook_is_refused() {
+        let err = run(&["--notify-events", "DriftDetected,Drift"]).expect_err("unknown");
+        assert!(err.to_string().contains("unknown event `Drift`"), "{err}");
+        let err = run(&["--notify-webhook-token-file", "/t"]).expect_err("needs the URL");
+        assert!(
+            err.to_string().contains("--notify-webhook-url-file"),
+            "{err}"
+        );
+    }
 }

@@ -4,7 +4,8 @@
 //! The modules follow the pipeline: [`source`] (Git) → [`render`] (objects) →
 //! [`plan`] (waves, order, digests) → [`apply`] (server-side apply, prune) →
 //! [`health`] (readiness) → [`state`] (the ConfigMap record) → [`report`]
-//! (progress, status, metrics, Events). [`config`] reads `wavesync.yaml`;
+//! (progress, status, metrics, Events) and [`notify`] (webhook, Alertmanager
+//! and Slack notifications). [`config`] reads `wavesync.yaml`;
 //! [`model`] holds the plain data the stages hand each other; [`reconcile`]
 //! runs one pass through the stages; [`controller`] is the long-running
 //! in-cluster agent around it (leader election, error policy, health
@@ -20,6 +21,7 @@ pub mod drift;
 pub mod error;
 pub mod health;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod reconcile;
 pub mod render;

@@ -522,3 +522,119 @@ async fn heal_reverts_a_change_and_a_fighting_controller_is_reported_as_conteste
     );
     fight.abort();
 }
+
+/// A local receiver of notifications: every POST body, by path.
+#[derive(Clone, Default)]
+struct Inbox(std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>);
+
+impl Inbox {
+    async fn start() -> (Inbox, String) {
+        let inbox = Inbox::default();
+        let keep = inbox.clone();
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+                let keep = keep.clone();
+                async move {
+                    let v = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    keep.0.lock().unwrap().push((uri.path().to_string(), v));
+                    "ok"
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (inbox, url)
+    }
+
+    fn got(&self) -> Vec<(String, serde_json::Value)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_reaches_alertmanager_and_a_webhook_and_resolves_there() {
+    let (inbox, url) = Inbox::start().await;
+    let env = Env::start().await;
+    write_repo(&env.repo, "alert");
+    let kubeconfig = env.temp().join("kubeconfig-kubectl");
+    env.sim.write_kubeconfig(&kubeconfig).unwrap();
+    let url_file = env.temp().join("webhook-url");
+    std::fs::write(&url_file, format!("{url}/hook\n")).unwrap();
+    let mut envs = kube_env(&env, &env.repo);
+    envs.push(("WAVESYNC_NOTIFY_ALERTMANAGER_URL", url.clone()));
+    envs.push((
+        "WAVESYNC_NOTIFY_WEBHOOK_URL_FILE",
+        url_file.display().to_string(),
+    ));
+    let agent = AgentProc::start("agent-a", &envs, &[]);
+    within(
+        &agent,
+        Duration::from_secs(60),
+        "the first sync and its watches",
+        || async {
+            let r = try_record(&env, WAVESET).await?;
+            let m = agent.metrics().await;
+            (r.phase == Phase::Ready && metric(&m, "wavesync_drift_watches", &[])? >= 1.0)
+                .then_some(())
+        },
+    )
+    .await;
+
+    kubectl(
+        &kubeconfig,
+        &["scale", "-n", "shop", "deployment/web", "--replicas=4"],
+    );
+    let alert = within(&agent, BOUND, "the drift alert in Alertmanager", || async {
+        inbox.got().into_iter().find_map(|(path, body)| {
+            let a = body
+                .as_array()?
+                .iter()
+                .find(|a| a["labels"]["alertname"] == "WavesyncDrift")?
+                .clone();
+            (path == "/api/v2/alerts").then_some(a)
+        })
+    })
+    .await;
+    assert_eq!(alert["labels"]["waveset"], WAVESET);
+    assert_eq!(alert["labels"]["name"], "web");
+    assert!(alert.get("endsAt").is_none_or(|e| e.is_null()), "{alert}");
+    let hook = within(&agent, BOUND, "the drift webhook", || async {
+        inbox
+            .got()
+            .into_iter()
+            .find(|(path, body)| path == "/hook" && body["kind"] == "DriftDetected")
+            .map(|(_, b)| b)
+    })
+    .await;
+    let text = hook.to_string();
+    assert!(
+        text.contains("spec.replicas") && text.contains("kubectl"),
+        "{text}"
+    );
+
+    kubectl(
+        &kubeconfig,
+        &["scale", "-n", "shop", "deployment/web", "--replicas=2"],
+    );
+    within(
+        &agent,
+        BOUND,
+        "the resolve in Alertmanager and the webhook",
+        || async {
+            let got = inbox.got();
+            let resolved = got.iter().any(|(path, body)| {
+                path == "/api/v2/alerts"
+                    && body.as_array().is_some_and(|a| {
+                        a.iter().any(|a| {
+                            a["labels"]["alertname"] == "WavesyncDrift" && a["endsAt"].is_string()
+                        })
+                    })
+            });
+            let hook = got
+                .iter()
+                .any(|(path, body)| path == "/hook" && body["kind"] == "DriftResolved");
+            (resolved && hook).then_some(())
+        },
+    )
+    .await;
+}

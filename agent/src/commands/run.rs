@@ -155,6 +155,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
 
+    let alerts = crate::controller::alerts::Alerts::start(
+        args.notify.sinks(),
+        client.clone(),
+        crate::notify::NotifyContext {
+            waveset: waveset.clone(),
+            cluster: engine.options.cluster.clone(),
+            identity: identity.clone(),
+            namespace: state.state_namespace.clone(),
+        },
+        metrics.clone(),
+    )
+    .await;
     let repo = args.sync.repo.clone();
     let agent = Agent {
         engine,
@@ -185,6 +197,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         drift,
         events: Some(events),
+        alerts: Some(alerts),
     };
     agent.run(elector, shutdown_signal()).await;
     let _ = stop_http.send(true);

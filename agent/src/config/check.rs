@@ -252,6 +252,8 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
         waves.push(wave);
         out.sites.push(sites);
     }
+    let notifications =
+        super::notifications::notifications(&ctx, &spec.notifications, &mut out.errors);
     let site_of = |key: &str| {
         out.value_site(key)
             .or_else(|| out.declaration_site(key))
@@ -277,6 +279,7 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
         values,
         drift,
         heal_limit,
+        notifications,
     });
     out
 }

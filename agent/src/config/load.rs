@@ -82,6 +82,11 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         return Err(ctx.invalid(loc_of(&raw.spec), "spec.waves", "declares no waves"));
     }
     let waves = resolve::waves(&ctx, &spec.waves, &defaults)?;
+    let mut errors = Vec::new();
+    let notifications = super::notifications::notifications(&ctx, &spec.notifications, &mut errors);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
     values.check_required(&raw.values, |key| {
         let path = format!("values.{key}");
         here(tree.location_of(&path), &path)
@@ -99,6 +104,7 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         values,
         drift,
         heal_limit,
+        notifications,
     })
 }
 

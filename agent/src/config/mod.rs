@@ -24,13 +24,15 @@
 //! validation), `values.rs` ([`Values`], merging and substitution),
 //! `placeholder.rs` (finding placeholders), `duration.rs` (`1h30m`),
 //! `paths.rs` (paths that stay inside the repository), `yaml.rs` (parsing
-//! with locations), `errors.rs` ([`ConfigError`]).
+//! with locations), `errors.rs` ([`ConfigError`]), `notifications.rs`
+//! (`spec.notifications`: where alerts go).
 
 mod check;
 mod drift;
 mod duration;
 mod errors;
 mod load;
+mod notifications;
 mod paths;
 mod placeholder;
 mod resolve;
@@ -46,10 +48,12 @@ pub use check::{Checked, WaveSites, check, cluster_names};
 pub use duration::{DurationError, format as format_duration, parse as parse_duration};
 pub use errors::{ConfigError, Position, Site, ValuesOrigin, ValuesSource};
 pub use load::{API_VERSION, FILE_NAME, KIND, load};
+pub(crate) use notifications::url_problem;
 pub use paths::PathProblem;
 pub use types::{
     ChartSource, Component, Defaults, DriftPolicy, DriftSettings, EffectiveDrift, HealLimit,
-    HealthRule, IgnoreRule, ObjectSelector, Requirement, RetryPolicy, SkipRule, Wave, WaveSet,
+    HealthRule, IgnoreRule, NotificationEvent, NotificationSink, ObjectSelector, Requirement,
+    RetryPolicy, SinkType, SkipRule, UrlSource, Wave, WaveSet,
 };
 pub use values::Values;
 pub(crate) use values::merge as merge_values;

@@ -63,6 +63,9 @@ pub(crate) struct Spec {
     /// How often one object may be healed before it is reported contested.
     #[serde(default, rename = "healLimit")]
     pub(crate) heal_limit: Option<Spanned<HealLimit>>,
+    /// Where alerts go.
+    #[serde(default)]
+    pub(crate) notifications: Vec<Spanned<Notification>>,
 }
 
 /// `ignoreDifferences[]`: which objects, and which of their differences.
@@ -324,4 +327,57 @@ pub(crate) struct Declaration {
     #[serde(default)]
     #[allow(dead_code)]
     pub(crate) description: Option<String>,
+}
+
+/// `spec.notifications[]`: a sink notifications are sent to. `type` and
+/// `events` are strings here, checked in `notifications.rs`, so that the
+/// names are listed once (in `types.rs`) for the file and the flags.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Notification {
+    /// The sink's name.
+    pub(crate) name: Text,
+    /// `webhook`, `alertmanager` or `slack`.
+    #[serde(rename = "type")]
+    pub(crate) kind: Text,
+    /// The URL, when it is not a secret.
+    #[serde(default)]
+    pub(crate) url: Option<Text>,
+    /// A file on the agent's filesystem holding the URL.
+    #[serde(default)]
+    pub(crate) url_file: Option<Text>,
+    /// A Secret key in the agent's namespace holding the URL.
+    #[serde(default)]
+    pub(crate) url_secret_ref: Option<Spanned<SecretKeyRef>>,
+    /// A file holding a bearer token.
+    #[serde(default)]
+    pub(crate) token_file: Option<Text>,
+    /// The header the token goes in (default `Authorization: Bearer`).
+    #[serde(default)]
+    pub(crate) token_header: Option<Text>,
+    /// A file holding the HMAC key of the signature header.
+    #[serde(default)]
+    pub(crate) hmac_secret_file: Option<Text>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub(crate) headers: Option<Spanned<BTreeMap<String, Text>>>,
+    /// Extra alert labels (Alertmanager).
+    #[serde(default)]
+    pub(crate) labels: Option<Spanned<BTreeMap<String, Text>>>,
+    /// Which events are sent.
+    #[serde(default)]
+    pub(crate) events: Option<Spanned<Vec<Text>>>,
+    /// A duration: how often active alerts are sent again (Alertmanager).
+    #[serde(default)]
+    pub(crate) repeat_interval: Option<Text>,
+}
+
+/// `urlSecretRef`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretKeyRef {
+    /// The Secret's name.
+    pub(crate) name: Text,
+    /// The key in its data.
+    pub(crate) key: Text,
 }

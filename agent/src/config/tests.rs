@@ -194,6 +194,7 @@ fn the_reference_file_round_trips_into_the_structs() {
         values: ws.values.clone(),
         drift: Default::default(),
         heal_limit: Default::default(),
+        notifications: vec![],
     };
     assert_eq!(ws, expected);
     assert_eq!(ws.wave_index("database"), Some(3));
@@ -779,4 +780,244 @@ fn drift_setting_errors_name_line_path_and_problem() {
         err.contains("jsonPointers"),
         "lists the expected fields: {err}"
     );
+}
+
+/// A file with every kind of notification sink; line numbers in the tests
+/// below refer to it.
+const NOTIFY: &str = r#"apiVersion: wavesync.io/v1alpha1
+kind: WaveSet
+metadata: { name: dataplane }
+spec:
+  waves:
+    - name: apps
+      path: waves/40-apps
+  notifications:
+    - name: team-webhook
+      type: webhook
+      url: https://hooks.example.com/wavesync
+      tokenFile: /etc/wavesync/notify/token
+      hmacSecretFile: /etc/wavesync/notify/hmac
+      headers: { X-Team: platform }
+      events: [DriftDetected, SyncFailed]
+    - name: alertmanager
+      type: alertmanager
+      url: http://alertmanager.monitoring:9093
+      labels: { team: platform, region: "{{ .cluster.region }}" }
+      repeatInterval: 30s
+    - name: chat
+      type: slack
+      urlSecretRef: { name: wavesync-notify, key: slack-url }
+    - name: oncall
+      type: slack
+      urlFile: /etc/wavesync/notify/slack-url
+      events: [SyncSucceeded]
+clusters:
+  - name: dp-east
+    values: { region: east }
+values:
+  region: {}
+"#;
+
+/// `load` on [`NOTIFY`] with `from` replaced by `to`: the error text.
+fn notify_error(from: &str, to: &str) -> String {
+    assert!(NOTIFY.contains(from), "{from:?} is not in the file");
+    let dir = repo(&NOTIFY.replacen(from, to, 1), &[]);
+    match load(dir.path(), None) {
+        Ok(_) => panic!("replacing {from:?} with {to:?} should fail"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_notifications_section_resolves_with_its_defaults() {
+    let dir = repo(NOTIFY, &[]);
+    let ws = load(dir.path(), None).expect("valid");
+    let map = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let base = NotificationSink {
+        name: String::new(),
+        kind: SinkType::Webhook,
+        url: UrlSource::Inline(String::new()),
+        token_file: None,
+        token_header: None,
+        hmac_secret_file: None,
+        headers: map(&[]),
+        labels: map(&[]),
+        events: NotificationEvent::defaults(),
+        repeat_interval: Duration::from_secs(60),
+    };
+    let expected = vec![
+        NotificationSink {
+            name: "team-webhook".into(),
+            url: UrlSource::Inline("https://hooks.example.com/wavesync".into()),
+            token_file: Some("/etc/wavesync/notify/token".into()),
+            hmac_secret_file: Some("/etc/wavesync/notify/hmac".into()),
+            headers: map(&[("X-Team", "platform")]),
+            events: vec![
+                NotificationEvent::DriftDetected,
+                NotificationEvent::SyncFailed,
+            ],
+            ..base.clone()
+        },
+        NotificationSink {
+            name: "alertmanager".into(),
+            kind: SinkType::Alertmanager,
+            url: UrlSource::Inline("http://alertmanager.monitoring:9093".into()),
+            labels: map(&[("team", "platform"), ("region", "east")]),
+            repeat_interval: Duration::from_secs(30),
+            ..base.clone()
+        },
+        NotificationSink {
+            name: "chat".into(),
+            kind: SinkType::Slack,
+            url: UrlSource::SecretRef {
+                name: "wavesync-notify".into(),
+                key: "slack-url".into(),
+            },
+            ..base.clone()
+        },
+        NotificationSink {
+            name: "oncall".into(),
+            kind: SinkType::Slack,
+            url: UrlSource::File("/etc/wavesync/notify/slack-url".into()),
+            events: vec![NotificationEvent::SyncSucceeded],
+            ..base
+        },
+    ];
+    assert_eq!(ws.notifications, expected);
+    assert!(
+        !NotificationEvent::defaults().contains(&NotificationEvent::SyncSucceeded),
+        "SyncSucceeded is opt-in"
+    );
+    assert_eq!(NotificationEvent::defaults().len(), 6);
+    // The URL itself never shows in a debug print of the config.
+    assert!(!format!("{ws:?}").contains("hooks.example.com"));
+}
+
+#[test]
+fn notification_errors_give_line_column_field_and_what_was_expected() {
+    let cases = [
+        (
+            "      tokenFile: /etc",
+            "      tokenFlie: /etc",
+            "wavesync.yaml:12:7: spec.notifications[0].tokenFlie: unknown field `tokenFlie`, \
+             expected one of name, type, url, urlFile, urlSecretRef, tokenFile, tokenHeader, \
+             hmacSecretFile, headers, labels, events, repeatInterval",
+        ),
+        (
+            "type: alertmanager",
+            "type: pagerduty",
+            "wavesync.yaml:17:13: spec.notifications[1].type: unknown type `pagerduty`, \
+             expected one of webhook, alertmanager, slack",
+        ),
+        (
+            "      url: https://hooks.example.com/wavesync\n",
+            "",
+            "wavesync.yaml:9:7: spec.notifications[0]: missing field `url`: write `urlFile` \
+             (a file, e.g. a mounted Secret), `urlSecretRef` (a Secret in the agent's namespace) \
+             or, for a URL that is not a secret, `url`",
+        ),
+        (
+            "events: [DriftDetected, SyncFailed]",
+            "events: [DriftDetected, SyncFailled]",
+            "wavesync.yaml:15:31: spec.notifications[0].events[1]: unknown event `SyncFailled`, \
+             expected one of DriftDetected, DriftResolved, SyncFailed, Stalled, WaveFailed, \
+             SyncSucceeded, RevisionRefused",
+        ),
+        (
+            "      urlSecretRef: { name: wavesync-notify, key: slack-url }",
+            "      url: https://hooks.slack.com/services/T0/B0/XXXX",
+            "wavesync.yaml:23:12: spec.notifications[2].url: a Slack webhook URL is a secret \
+             (anyone who has it can post): do not write it in Git; use `urlFile` or `urlSecretRef`",
+        ),
+        (
+            "url: http://alertmanager.monitoring:9093",
+            "url: http://admin:hunter2@alertmanager.monitoring:9093",
+            "wavesync.yaml:18:12: spec.notifications[1].url: credentials in a URL in Git are not \
+             secret: put the token in `tokenFile` (or the whole URL in `urlFile` or `urlSecretRef`)",
+        ),
+        (
+            "headers: { X-Team: platform }",
+            "headers: { Authorization: Bearer-abc }",
+            "wavesync.yaml:14:33: spec.notifications[0].headers.Authorization: an Authorization \
+             header in Git is not secret: put the token in `tokenFile`",
+        ),
+        (
+            "labels: { team: platform,",
+            "labels: { severity: platform,",
+            "wavesync.yaml:19:27: spec.notifications[1].labels.severity: the label `severity` is \
+             set by wavesync",
+        ),
+        (
+            "      repeatInterval: 30s",
+            "      repeatInterval: 0s",
+            "wavesync.yaml:20:23: spec.notifications[1].repeatInterval: must be longer than 0s",
+        ),
+        (
+            "urlFile: /etc/wavesync/notify/slack-url",
+            "urlFile: notify/slack-url",
+            "wavesync.yaml:26:16: spec.notifications[3].urlFile: must be an absolute path on the \
+             agent's filesystem, without `..` (a mounted Secret, e.g. /etc/wavesync/notify/token)",
+        ),
+        (
+            "      urlFile: /etc/wavesync/notify/slack-url\n",
+            "      urlFile: /etc/wavesync/notify/slack-url\n      tokenFile: /t\n",
+            "wavesync.yaml:27:18: spec.notifications[3].tokenFile: `tokenFile` is only for type \
+             webhook and alertmanager (a Slack URL is its own credential)",
+        ),
+        (
+            "      repeatInterval: 30s\n",
+            "      repeatInterval: 30s\n      hmacSecretFile: /k\n",
+            "wavesync.yaml:21:23: spec.notifications[1].hmacSecretFile: `hmacSecretFile` is only \
+             for type webhook",
+        ),
+        (
+            "- name: oncall",
+            "- name: chat",
+            "wavesync.yaml:24:13: spec.notifications[3].name: duplicate notification name \
+             \"chat\" (first used on line 21)",
+        ),
+        (
+            "      urlFile: /etc/wavesync/notify/slack-url\n",
+            "      urlFile: /etc/wavesync/notify/slack-url\n      urlSecretRef: { name: a, key: b }\n",
+            "wavesync.yaml:27:21: spec.notifications[3].urlSecretRef: `url`, `urlFile` and \
+             `urlSecretRef` exclude each other: write one",
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter_map(|(from, to, expected)| {
+            let got = notify_error(from, to);
+            (got != *expected).then(|| format!("{from} -> {to}\n  got:  {got}\n  want: {expected}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let err = notify_error("events: [SyncSucceeded]", "events: []");
+    assert!(
+        err.starts_with("wavesync.yaml:27:15: spec.notifications[3].events: lists no events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_every_notification_error_and_keeps_the_good_sinks() {
+    let text = NOTIFY
+        .replacen("type: alertmanager", "type: pagerduty", 1)
+        .replacen("[SyncSucceeded]", "[SyncSucceded]", 1);
+    let dir = repo(&text, &[]);
+    let checked = check(dir.path(), None);
+    let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors[0].starts_with("wavesync.yaml:17:13: spec.notifications[1].type: unknown type"));
+    assert!(
+        errors[1]
+            .starts_with("wavesync.yaml:27:16: spec.notifications[3].events[0]: unknown event")
+    );
+    let ws = checked.waveset.expect("partial waveset");
+    let names: Vec<&str> = ws.notifications.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["team-webhook", "chat"]);
 }

@@ -6,7 +6,9 @@
 //! parsed, timeouts and retries resolved against the defaults, paths checked
 //! to exist inside the repository. The on-disk format is in `schema.rs`.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::model::ObjRef;
@@ -34,6 +36,8 @@ pub struct WaveSet {
     /// `spec.healLimit`: how often one object may be healed before it is
     /// reported as contested.
     pub heal_limit: HealLimit,
+    /// Where alerts go (`spec.notifications`); see docs/notifications.md.
+    pub notifications: Vec<NotificationSink>,
 }
 
 impl WaveSet {
@@ -391,6 +395,192 @@ impl HealthRule {
     /// Whether the rule applies to an object of this `apiVersion` and `kind`.
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
         self.kind == kind && self.api_version.as_deref().is_none_or(|v| v == api_version)
+    }
+}
+
+/// A place notifications are sent to (`spec.notifications[]`).
+///
+/// Secrets (a Slack URL, a token, an HMAC key) are never in this struct:
+/// only where to read them, when the notifier starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationSink {
+    /// Unique among the sinks; a DNS label (it labels metrics).
+    pub name: String,
+    /// What the receiver speaks.
+    pub kind: SinkType,
+    /// Where the URL comes from.
+    pub url: UrlSource,
+    /// A file on the agent's filesystem holding a token, sent as
+    /// `Authorization: Bearer <token>` (or in `token_header`).
+    pub token_file: Option<PathBuf>,
+    /// The header the token goes in, as it is (no `Bearer `), instead of
+    /// `Authorization`.
+    pub token_header: Option<String>,
+    /// A file holding the key of the `X-Wavesync-Signature-256` HMAC.
+    pub hmac_secret_file: Option<PathBuf>,
+    /// Extra request headers (not secrets: they are in Git).
+    pub headers: BTreeMap<String, String>,
+    /// Extra labels of every alert (Alertmanager only).
+    pub labels: BTreeMap<String, String>,
+    /// What is sent; never empty (the default: everything but `SyncSucceeded`).
+    pub events: Vec<NotificationEvent>,
+    /// How often active alerts are sent again (Alertmanager only).
+    pub repeat_interval: Duration,
+}
+
+impl NotificationSink {
+    /// How often Alertmanager alerts are sent again when not written: well
+    /// under Alertmanager's default `resolve_timeout` of 5 minutes.
+    pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(60);
+}
+
+/// The protocol of a notification sink (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SinkType {
+    /// JSON of the documented `wavesync.io/notification/v1` schema.
+    Webhook,
+    /// The Alertmanager v2 API (`POST /api/v2/alerts`).
+    Alertmanager,
+    /// A Slack-compatible incoming webhook.
+    Slack,
+}
+
+impl SinkType {
+    /// Every type, in the order the docs list them.
+    pub const ALL: [SinkType; 3] = [SinkType::Webhook, SinkType::Alertmanager, SinkType::Slack];
+
+    /// The name written in `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkType::Webhook => "webhook",
+            SinkType::Alertmanager => "alertmanager",
+            SinkType::Slack => "slack",
+        }
+    }
+
+    /// The type written `name`, if there is one.
+    pub fn parse(name: &str) -> Option<SinkType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl fmt::Display for SinkType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a sink's URL is read.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// Written in `wavesync.yaml` (for URLs that are not secrets).
+    Inline(String),
+    /// A file on the agent's filesystem (a mounted Secret).
+    File(PathBuf),
+    /// A key of a Secret in the agent's namespace.
+    SecretRef {
+        /// The Secret.
+        name: String,
+        /// The key in its data.
+        key: String,
+    },
+}
+
+impl fmt::Debug for UrlSource {
+    /// Never the URL itself: even an inline one may be a secret by mistake.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Inline(_) => f.write_str("Inline(..)"),
+            UrlSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            UrlSource::SecretRef { name, key } => f
+                .debug_struct("SecretRef")
+                .field("name", name)
+                .field("key", key)
+                .finish(),
+        }
+    }
+}
+
+/// What a sink may be sent (`events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NotificationEvent {
+    /// Live state moved away from Git.
+    DriftDetected,
+    /// A drifted object is back as Git has it.
+    DriftResolved,
+    /// A sync pass failed.
+    SyncFailed,
+    /// A config or permission error holds the WaveSet until the next commit.
+    Stalled,
+    /// A wave failed (applied but not healthy, or not applied).
+    WaveFailed,
+    /// A sync pass ended Ready (opt-in: it is sent for every new revision).
+    SyncSucceeded,
+    /// A commit was refused: unsigned, or signed by a key not allowed.
+    RevisionRefused,
+}
+
+impl NotificationEvent {
+    /// Every event, in the order the docs list them.
+    pub const ALL: [NotificationEvent; 7] = [
+        NotificationEvent::DriftDetected,
+        NotificationEvent::DriftResolved,
+        NotificationEvent::SyncFailed,
+        NotificationEvent::Stalled,
+        NotificationEvent::WaveFailed,
+        NotificationEvent::SyncSucceeded,
+        NotificationEvent::RevisionRefused,
+    ];
+
+    /// What a sink gets when it does not say: everything but `SyncSucceeded`.
+    pub fn defaults() -> Vec<NotificationEvent> {
+        Self::ALL
+            .into_iter()
+            .filter(|e| *e != NotificationEvent::SyncSucceeded)
+            .collect()
+    }
+
+    /// The name written in `events` (and the `kind` of a webhook payload).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationEvent::DriftDetected => "DriftDetected",
+            NotificationEvent::DriftResolved => "DriftResolved",
+            NotificationEvent::SyncFailed => "SyncFailed",
+            NotificationEvent::Stalled => "Stalled",
+            NotificationEvent::WaveFailed => "WaveFailed",
+            NotificationEvent::SyncSucceeded => "SyncSucceeded",
+            NotificationEvent::RevisionRefused => "RevisionRefused",
+        }
+    }
+
+    /// The event written `name`, if there is one.
+    pub fn parse(name: &str) -> Option<NotificationEvent> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// Every name, comma-separated, for messages.
+    pub fn names() -> String {
+        Self::ALL.map(NotificationEvent::as_str).join(", ")
+    }
+}
+
+impl fmt::Display for NotificationEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NotificationEvent {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NotificationEvent::parse(s.trim()).ok_or_else(|| {
+            format!(
+                "unknown event `{}`, expected one of {}",
+                s.trim(),
+                NotificationEvent::names()
+            )
+        })
     }
 }
 

@@ -13,6 +13,7 @@
 //! writes) or on shutdown (within the grace period, then the lease is
 //! released).
 
+pub mod alerts;
 pub mod elector;
 pub mod health;
 pub mod http;
@@ -76,6 +77,8 @@ pub struct Agent {
     pub drift: Option<DriftParts>,
     /// Where Kubernetes Events go (drift notices and refused revisions).
     pub events: Option<EventSink>,
+    /// Notification sinks (flags and `spec.notifications`).
+    pub alerts: Option<alerts::Alerts>,
 }
 
 /// The controller's ends of the drift detector ([`detector::spawn`]).
@@ -264,9 +267,13 @@ impl Agent {
                     if ran.outcome != Outcome::Cancelled {
                         self.health.passed();
                     }
+                    if let Some(a) = &mut self.alerts {
+                        a.pass(&result, &snapshot.revision, pass_started.elapsed());
+                    }
                     if ran.outcome == Outcome::Succeeded {
                         self.watch_for_drift(&root, &snapshot, &result, &mut watched)
                             .await;
+                        self.configure_alerts(&root).await;
                     }
                     schedule.next(
                         ran.outcome,
@@ -296,12 +303,28 @@ impl Agent {
                         if let Some(events) = &self.events {
                             events.publish(note_for_drift(&n));
                         }
+                        if let Some(a) = &self.alerts {
+                            a.drift(&n, watched.as_ref().map(|w| w.revision.as_str()));
+                        }
                     }
                     Woken::Report(r) => self.record_drift(&r).await,
                 }
             }
         }
+        if let Some(a) = &self.alerts {
+            a.shutdown(Duration::from_secs(2)).await;
+        }
         elector.shutdown().await;
+    }
+
+    /// Builds the notification sinks of the synced revision's wavesync.yaml
+    /// again when they changed.
+    async fn configure_alerts(&mut self, root: &std::path::Path) {
+        let Some(a) = &mut self.alerts else { return };
+        match crate::config::load(root, self.engine.options.cluster.as_deref()) {
+            Ok(ws) => a.configure(&ws.notifications).await,
+            Err(e) => tracing::debug!(error = %e, "notifications: wavesync.yaml did not load"),
+        }
     }
 
     /// After a successful pass: hands the drift detector the objects of the
@@ -366,6 +389,9 @@ impl Agent {
             return;
         }
         if known.is_none() {
+            if let Some(a) = &self.alerts {
+                a.refused(revision, reason);
+            }
             tracing::warn!(error = %e, "head commit refused by signature verification; the applied revision stays");
             self.metrics.set_refused(&self.options.waveset, true);
             if let Some(events) = &self.events {

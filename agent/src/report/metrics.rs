@@ -99,6 +99,9 @@ pub struct Metrics {
     webhook_requests: IntCounterVec,
     /// 1 while the head commit is refused by signature verification.
     revision_refused: IntGaugeVec,
+    notifications_sent: IntCounterVec,
+    notification_failures: IntCounterVec,
+    notification_queue: IntGaugeVec,
 }
 
 fn unix_now() -> f64 {
@@ -351,6 +354,38 @@ impl Metrics {
                 Opts::new("inventory_objects", "Objects in the record's inventory."),
                 ws
             ),
+            notifications_sent: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "notifications_sent_total",
+                    "Notifications delivered, by sink and kind (Resend: Alertmanager's firing alerts again)."
+                ),
+                &["sink", "kind"]
+            ),
+            notification_failures: metric!(
+                r,
+                f,
+                IntCounterVec,
+                Opts::new(
+                    "notification_failures_total",
+                    "Failed notification attempts by sink and reason (connect, timeout, http_4xx, \
+                     rate_limited, http_5xx, http_other), notifications given up (exhausted) and \
+                     dropped from a full queue (dropped)."
+                ),
+                &["sink", "reason"]
+            ),
+            notification_queue: metric!(
+                r,
+                f,
+                IntGaugeVec,
+                Opts::new(
+                    "notification_queue_length",
+                    "Notifications waiting to be delivered, by sink."
+                ),
+                &["sink"]
+            ),
             leader,
             registry: r,
             revision: Mutex::new(None),
@@ -526,6 +561,28 @@ impl Metrics {
             waveset: waveset.to_string(),
         }
     }
+
+    /// A notification delivered to `sink` (`kind`: the notice's event,
+    /// `Ready`, or `Resend`).
+    pub fn notification_sent(&self, sink: &str, kind: &str) {
+        self.notifications_sent
+            .with_label_values(&[sink, kind])
+            .inc();
+    }
+
+    /// A failed notification attempt, or a notification lost, by reason.
+    pub fn notification_failed(&self, sink: &str, reason: &str) {
+        self.notification_failures
+            .with_label_values(&[sink, reason])
+            .inc();
+    }
+
+    /// How many notifications wait for `sink`.
+    pub fn notification_queue(&self, sink: &str, len: usize) {
+        self.notification_queue
+            .with_label_values(&[sink])
+            .set(i64::try_from(len).unwrap_or(i64::MAX));
+    }
 }
 
 /// Feeds [`Metrics`] from the events of one WaveSet's syncs.
@@ -652,7 +709,7 @@ mod tests {
             "counters stay: {after}"
         );
         let names = m.series_names();
-        assert_eq!(names.len(), 21 + 3 * 3, "{names:?}");
+        assert_eq!(names.len(), 24 + 3 * 3, "{names:?}");
         assert!(names.contains(&"wavesync_webhook_requests_total".to_string()));
         assert!(names.contains(&"wavesync_revision_refused".to_string()));
         assert!(names.contains(&"wavesync_wave_duration_seconds_bucket".to_string()));
