@@ -38,6 +38,9 @@ const WAVESET: &str = "bench";
 const CONFIGMAPS: usize = 600;
 const DEPLOYMENTS: usize = 200;
 const CHANGES: usize = 10;
+
+/// A printed figure: name, value, (target, met).
+type Row = (String, String, (&'static str, Option<bool>));
 const SECRET: &str = "bench-webhook-secret";
 
 fn git(dir: &Path, args: &[&str]) -> Result<(), Error> {
@@ -368,11 +371,9 @@ async fn run() -> Result<(), Error> {
         .and_then(|r| {
             let h = &r["history"][0];
             let t = |k: &str| h[k].as_str()?.parse::<jiff::Timestamp>().ok();
-            Some(
-                (t("finished")? - t("started")?)
-                    .total(jiff::Unit::Millisecond)
-                    .ok()?,
-            )
+            (t("finished")? - t("started")?)
+                .total(jiff::Unit::Millisecond)
+                .ok()
         })
         .unwrap_or(f64::NAN);
     stop(&mut on)?;
@@ -382,7 +383,7 @@ async fn run() -> Result<(), Error> {
 
     let none = ("", None);
     #[rustfmt::skip]
-    let mut rows: Vec<(String, String, (&str, Option<bool>))> = vec![
+    let mut rows: Vec<Row> = vec![
         ("managed objects".into(), objects.to_string(), none),
         ("first sync (start to Ready)".into(), format!("{:.2} s", synced.as_secs_f64()), none),
         ("agent start to watches listed".into(), format!("{:.2} s", watching.as_secs_f64()), none),

@@ -758,7 +758,7 @@ async fn metadata_only_get_list_and_watch_carry_managed_fields_and_no_data() {
     api.patch(
         "meta-a",
         &PatchParams::apply("tester"),
-        &Patch::Apply(serde_json::to_value(&cm).unwrap()),
+        &Patch::Apply(serde_json::to_value(&cm).expect("json")),
     )
     .await
     .expect("apply");
@@ -776,7 +776,7 @@ async fn metadata_only_get_list_and_watch_carry_managed_fields_and_no_data() {
         .filter_map(|m| m.manager.clone())
         .collect();
     assert_eq!(managers, ["tester"]);
-    let raw = serde_json::to_string(&one).unwrap();
+    let raw = serde_json::to_string(&one).expect("json");
     assert!(!raw.contains("value-not-in-metadata"), "{raw}");
 
     let listed = api
@@ -786,12 +786,13 @@ async fn metadata_only_get_list_and_watch_carry_managed_fields_and_no_data() {
     assert_eq!(listed.items.len(), 1);
     assert!(
         !serde_json::to_string(&listed)
-            .unwrap()
+            .expect("json")
             .contains("value-not-in-metadata")
     );
 
-    let mut stream =
-        watcher::metadata_watcher(api.clone(), watcher::Config::default().labels("app=x")).boxed();
+    let meta_api: Api<kube::api::PartialObjectMeta<k8s_openapi::api::core::v1::ConfigMap>> =
+        Api::namespaced(client.clone(), "lw-meta");
+    let mut stream = watcher::watcher(meta_api, watcher::Config::default().labels("app=x")).boxed();
     let mut seen = Vec::new();
     while !seen.iter().any(|s: &String| s == "InitDone") {
         match next(&mut stream).await.expect("watch event") {

@@ -20,7 +20,7 @@ pub struct Alerts {
     client: kube::Client,
     context: NotifyContext,
     metrics: Arc<Metrics>,
-    /// The repository's sinks the notifier was built with (`None`: flags only).
+    /// The repository's sinks the notifier was built with.
     config: Option<Vec<NotificationSink>>,
     /// The last failure told (a failure retried with backoff is told once).
     told: Option<String>,
@@ -42,7 +42,8 @@ impl Alerts {
             client,
             context,
             metrics,
-            config: None,
+            // Flags only: the same as a repository without notifications.
+            config: Some(Vec::new()),
             told: None,
         }
     }

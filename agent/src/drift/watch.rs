@@ -47,8 +47,9 @@ pub struct Seen {
     pub resource_version: String,
     /// wavesync's `fieldsV1` tree, if it has an entry.
     pub owned: Option<Value>,
-    /// A hash of every manager's entry but status writers': it changes when
-    /// anyone but the status writers touches the object.
+    /// A hash of every manager's entry but status writers', the generation,
+    /// labels and annotations: it changes when anyone but the status writers
+    /// changes the object.
     pub signature: u64,
     /// Being deleted (a deletionTimestamp is set).
     pub deleting: bool,
@@ -103,6 +104,16 @@ pub fn seen(scope: &Scope, meta: &ObjectMeta) -> Seen {
     {
         e.to_string().hash(&mut h);
     }
+    // managedFields times have one-second resolution: a second change by the
+    // same manager within the second leaves them equal. The generation moves
+    // with every spec change (objects without one: any change at all), and
+    // labels and annotations are in the metadata.
+    match meta.generation {
+        Some(g) => g.hash(&mut h),
+        None => meta.resource_version.hash(&mut h),
+    }
+    m.get("labels").map(Value::to_string).hash(&mut h);
+    m.get("annotations").map(Value::to_string).hash(&mut h);
     Seen {
         object: ObjRef {
             api_version: scope.api_version.clone(),
