@@ -66,6 +66,16 @@ impl Alerts {
         self.config = Some(sinks.to_vec());
     }
 
+    /// This replica stopped leading: the notifier is started afresh, so its
+    /// firing alerts are no longer sent again (the new leader fires what it
+    /// finds; the rest resolve in Alertmanager on their own).
+    pub async fn step_down(&mut self) {
+        let sinks = self.config.clone().unwrap_or_default();
+        self.config = None;
+        self.told = None;
+        self.configure(&sinks).await;
+    }
+
     /// What a pass's end tells the sinks.
     pub fn pass(
         &mut self,

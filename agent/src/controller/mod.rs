@@ -188,11 +188,18 @@ impl Agent {
         // What the drift watches check: the objects of the last revision
         // this replica saw completed.
         let mut watched: Option<Arc<Desired>> = None;
+        // Whether this replica led at the last turn of the loop.
+        let mut led = false;
         'outer: loop {
             self.health.progress(Instant::now());
             if *role.borrow() != Role::Leader {
                 if let Some(d) = &self.drift {
                     d.handle.pause();
+                }
+                if std::mem::take(&mut led)
+                    && let Some(a) = &mut self.alerts
+                {
+                    a.step_down().await;
                 }
                 if *role.borrow() == Role::Standby {
                     self.health.saw_lease();
@@ -204,6 +211,7 @@ impl Agent {
                     _ = &mut shutdown => break,
                 }
             }
+            led = true;
             let started = Instant::now();
             let (next, fetched) = fetch(src.take().unwrap_or_else(|| (self.source)())).await;
             self.metrics.fetch(fetched.is_ok(), started.elapsed());
