@@ -63,9 +63,10 @@ RUN set -eu; \
 # ---------------------------------------------------------------- runtime
 FROM ${RUNTIME_IMAGE}
 # ca-certificates for HTTPS Git remotes and the API server; libssl3 for
-# libgit2's HTTPS transport. No git binary: the agent uses libgit2.
+# libgit2's HTTPS transport; gnupg checks PGP commit signatures. No git binary:
+# the agent uses libgit2.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 gnupg \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin nonroot \

@@ -190,8 +190,8 @@ pub struct RepoArgs {
     /// of this allowed_signers file (ssh-keygen's format; read again at every fetch).
     #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_ALLOWED_SIGNERS")]
     pub verify_commits_allowed_signers: Option<PathBuf>,
-    /// An armored PGP public keyring to verify commits with: not supported yet
-    /// (an error at start); sign with SSH keys and use --verify-commits-allowed-signers.
+    /// Deploy only commits with a good PGP signature by a key of this public
+    /// keyring (armored or binary; checked with `gpg`; read again at every fetch).
     #[arg(long, env = "WAVESYNC_VERIFY_COMMITS_PGP_KEYS")]
     pub verify_commits_pgp_keys: Option<PathBuf>,
 }

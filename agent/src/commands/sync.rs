@@ -62,20 +62,22 @@ pub fn source(args: &RepoArgs) -> anyhow::Result<GitSource> {
 /// The commit verification the flags ask for.
 ///
 /// # Errors
-/// A PGP keyring (not supported yet).
+/// None today; kept fallible for checks of the files at start.
 fn verification(args: &RepoArgs) -> anyhow::Result<Option<VerifyCommits>> {
-    if let Some(keys) = &args.verify_commits_pgp_keys {
-        anyhow::bail!(
-            "--verify-commits-pgp-keys {}: PGP commit signatures are not supported yet; \
-             SSH signatures are: sign commits with `git config gpg.format ssh` and pass \
-             an allowed_signers file with --verify-commits-allowed-signers",
-            keys.display()
-        );
-    }
-    Ok(args
-        .verify_commits_allowed_signers
-        .clone()
-        .map(VerifyCommits::AllowedSigners))
+    Ok(
+        match (
+            args.verify_commits_allowed_signers.clone(),
+            args.verify_commits_pgp_keys.clone(),
+        ) {
+            (Some(allowed_signers), Some(pgp_keys)) => Some(VerifyCommits::Either {
+                allowed_signers,
+                pgp_keys,
+            }),
+            (Some(a), None) => Some(VerifyCommits::AllowedSigners(a)),
+            (None, Some(k)) => Some(VerifyCommits::PgpKeys(k)),
+            (None, None) => None,
+        },
+    )
 }
 
 /// Fetches on a blocking thread (libgit2 is synchronous).
@@ -195,18 +197,19 @@ mod tests {
     }
 
     #[test]
-    fn a_pgp_keyring_is_a_clear_configuration_error() {
+    fn the_verification_flags_choose_ssh_pgp_or_either() {
         let mut a = args(None);
         a.verify_commits_pgp_keys = Some("/etc/wavesync/keys.asc".into());
-        let Err(e) = source(&a) else {
-            panic!("a PGP keyring is refused");
-        };
-        let e = e.to_string();
-        assert!(
-            e.contains("PGP commit signatures are not supported yet"),
-            "{e}"
+        let src = source(&a).expect("a PGP keyring is fine");
+        assert_eq!(
+            src.spec().verify,
+            Some(VerifyCommits::PgpKeys("/etc/wavesync/keys.asc".into()))
         );
-        assert!(e.contains("--verify-commits-allowed-signers"), "{e}");
+        a.verify_commits_allowed_signers = Some("/etc/wavesync/allowed_signers".into());
+        assert!(matches!(
+            source(&a).expect("both").spec().verify,
+            Some(VerifyCommits::Either { .. })
+        ));
         let mut a = args(None);
         a.verify_commits_allowed_signers = Some("/etc/wavesync/allowed_signers".into());
         let src = source(&a).expect("an allowed_signers file is fine");

@@ -39,6 +39,16 @@ pub enum VerifyCommits {
     /// An SSH signature by a key of this `allowed_signers` file (read again
     /// at every sync, so a rotated ConfigMap or Secret is picked up).
     AllowedSigners(PathBuf),
+    /// A PGP signature by a key of this public keyring (armored or binary),
+    /// checked by `gpg` in a throwaway home directory.
+    PgpKeys(PathBuf),
+    /// Either kind of signature, each against its own keys.
+    Either {
+        /// For SSH signatures.
+        allowed_signers: PathBuf,
+        /// For PGP signatures.
+        pgp_keys: PathBuf,
+    },
 }
 
 /// One line of an allowed_signers file.
@@ -320,7 +330,7 @@ pub fn check(
     let signature = String::from_utf8_lossy(&signature);
     let armor = signature.trim_start();
     if armor.starts_with("-----BEGIN PGP SIGNATURE-----") {
-        return Err("is signed with PGP, which wavesync does not verify: sign commits with an SSH key (git config gpg.format ssh)".into());
+        return Err("is signed with PGP, and only SSH keys are configured: pass the PGP public keys with --verify-commits-pgp-keys, or sign with an SSH key (git config gpg.format ssh)".into());
     }
     if !armor.starts_with("-----BEGIN SSH SIGNATURE-----") {
         return Err("has a signature that is not an SSH signature (x509?); sign commits with an SSH key (git config gpg.format ssh)".into());
@@ -390,14 +400,150 @@ pub fn check(
 /// [`SourceError::Unverified`] when the commit is refused; file errors of
 /// the allowed_signers file.
 pub fn verify(repo: &Repository, oid: Oid, how: &VerifyCommits) -> Result<Verified, SourceError> {
-    match how {
-        VerifyCommits::AllowedSigners(file) => {
+    let unverified = |reason: String| SourceError::Unverified {
+        revision: oid.to_string(),
+        reason,
+    };
+    let pgp = is_pgp(repo, oid);
+    match (how, pgp) {
+        (VerifyCommits::AllowedSigners(file), _)
+        | (VerifyCommits::Either { allowed_signers: file, .. }, false) => {
             let signers = AllowedSigners::read(file)?;
-            check(repo, oid, &signers, file).map_err(|reason| SourceError::Unverified {
-                revision: oid.to_string(),
-                reason,
+            check(repo, oid, &signers, file).map_err(unverified)
+        }
+        (VerifyCommits::PgpKeys(keys), true) | (VerifyCommits::Either { pgp_keys: keys, .. }, true) => {
+            check_pgp(repo, oid, keys).map_err(unverified)
+        }
+        (VerifyCommits::PgpKeys(_), false) => Err(unverified(match repo.extract_signature(&oid, None) {
+            Err(e) if e.code() == ErrorCode::NotFound => "is not signed".into(),
+            _ => "is not signed with PGP, and only PGP keys are configured (--verify-commits-pgp-keys)".into(),
+        })),
+    }
+}
+
+/// Whether `oid`'s signature, if any, is a PGP one.
+fn is_pgp(repo: &Repository, oid: Oid) -> bool {
+    repo.extract_signature(&oid, None).is_ok_and(|(sig, _)| {
+        String::from_utf8_lossy(&sig)
+            .trim_start()
+            .starts_with("-----BEGIN PGP SIGNATURE-----")
+    })
+}
+
+/// Checks a PGP signature with `gpg` against the keyring `keys` only: the
+/// keyring is imported into a new home directory, so the machine's own
+/// keys and trust settings play no part, and a key not in `keys` is
+/// `NO_PUBKEY`. The verdict is read from gpg's machine-readable status.
+///
+/// # Errors
+/// The reason the commit is refused.
+pub fn check_pgp(repo: &Repository, oid: Oid, keys: &Path) -> Result<Verified, String> {
+    let (signature, payload) = match repo.extract_signature(&oid, None) {
+        Ok(pair) => pair,
+        Err(e) if e.code() == ErrorCode::NotFound => return Err("is not signed".into()),
+        Err(e) => return Err(format!("has an unreadable signature: {}", e.message())),
+    };
+    let home = std::env::temp_dir().join(format!(
+        "wavesync-gpg-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    ));
+    let result = gpg_verify(&home, keys, &signature, &payload);
+    let _ = std::fs::remove_dir_all(&home);
+    result
+}
+
+fn gpg_verify(
+    home: &Path,
+    keys: &Path,
+    signature: &[u8],
+    payload: &[u8],
+) -> Result<Verified, String> {
+    use std::process::{Command, Stdio};
+    let setup = |e: std::io::Error| format!("cannot be checked: a temporary gpg home: {e}");
+    std::fs::create_dir_all(home).map_err(setup)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700)).map_err(setup)?;
+    }
+    let (sig_file, data_file) = (home.join("commit.sig"), home.join("commit.payload"));
+    std::fs::write(&sig_file, signature).map_err(setup)?;
+    std::fs::write(&data_file, payload).map_err(setup)?;
+    let gpg = |args: &[&std::ffi::OsStr]| {
+        Command::new("gpg")
+            .args(["--batch", "--no-tty", "--homedir"])
+            .arg(home)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+    };
+    let imported = gpg(&["--import".as_ref(), keys.as_os_str()]).map_err(|e| {
+        format!("is signed with PGP, and gpg, which checks PGP signatures, does not run here ({e})")
+    })?;
+    if !imported.status.success() {
+        return Err(format!(
+            "cannot be checked: the PGP keyring {} does not import: {}",
+            keys.display(),
+            String::from_utf8_lossy(&imported.stderr).trim()
+        ));
+    }
+    let out = gpg(&[
+        "--status-fd".as_ref(),
+        "1".as_ref(),
+        "--verify".as_ref(),
+        sig_file.as_os_str(),
+        data_file.as_os_str(),
+    ])
+    .map_err(|e| format!("cannot be checked: gpg: {e}"))?;
+    let status = String::from_utf8_lossy(&out.stdout);
+    pgp_verdict(&status, keys)
+}
+
+/// gpg's `--status-fd` lines to a verdict.
+fn pgp_verdict(status: &str, keys: &Path) -> Result<Verified, String> {
+    let line = |tag: &str| {
+        status
+            .lines()
+            .filter_map(|l| l.strip_prefix("[GNUPG:] "))
+            .find_map(|l| l.strip_prefix(tag).map(str::trim))
+    };
+    if let Some(rest) = line("NO_PUBKEY") {
+        return Err(format!(
+            "is signed by the PGP key {rest}, which the keyring {} does not hold",
+            keys.display()
+        ));
+    }
+    for (tag, what) in [
+        ("BADSIG", "has a bad PGP signature by"),
+        ("EXPKEYSIG", "is signed by an expired PGP key:"),
+        ("REVKEYSIG", "is signed by a revoked PGP key:"),
+        ("EXPSIG", "has an expired PGP signature by"),
+    ] {
+        if let Some(rest) = line(tag) {
+            return Err(format!("{what} {rest}"));
+        }
+    }
+    match (line("GOODSIG"), line("VALIDSIG")) {
+        (Some(good), Some(valid)) => {
+            let principals = good
+                .split_once(' ')
+                .map_or(good, |(_, uid)| uid)
+                .to_string();
+            let fingerprint = valid
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            Ok(Verified {
+                principals,
+                fingerprint,
             })
         }
+        _ => Err(match line("ERRSIG") {
+            Some(rest) => format!("has a PGP signature gpg cannot check ({rest})"),
+            None => "has a PGP signature gpg did not accept".into(),
+        }),
     }
 }
 

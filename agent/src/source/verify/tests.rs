@@ -289,3 +289,148 @@ fn a_refused_head_is_a_config_error_and_is_not_checked_out() -> TestResult {
     assert_eq!(src.sync()?.revision.0, again.to_string());
     Ok(())
 }
+
+/// A gpg home with one new signing key for `uid`; its armored public key.
+fn pgp_key(uid: &str) -> Result<(tempfile::TempDir, String), Box<dyn std::error::Error>> {
+    let home = tempfile::tempdir()?;
+    let gpg = |args: &[&str]| -> Result<std::process::Output, Box<dyn std::error::Error>> {
+        let out = std::process::Command::new("gpg")
+            .args(["--batch", "--no-tty", "--homedir"])
+            .arg(home.path())
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(out)
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "ed25519",
+        "sign",
+        "never",
+    ])?;
+    let public = String::from_utf8(gpg(&["--armor", "--export", uid])?.stdout)?;
+    Ok((home, public))
+}
+
+/// Commits `file` signed by the key in `home` (as `git commit -S` would).
+fn pgp_commit(
+    repo: &Repo,
+    file: &str,
+    home: &Path,
+    uid: &str,
+) -> Result<Oid, Box<dyn std::error::Error>> {
+    std::fs::write(repo.dir.path().join(file), file)?;
+    let mut index = repo.repo.index()?;
+    index.add_path(Path::new(file))?;
+    index.write()?;
+    let tree = repo.repo.find_tree(index.write_tree()?)?;
+    let sig = Signature::now("t", "t@example.com")?;
+    let parent = repo.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    let buf = repo
+        .repo
+        .commit_create_buffer(&sig, &sig, file, &tree, &parents)?;
+    let content = buf.as_str()?.to_string();
+    let payload = home.join("payload");
+    std::fs::write(&payload, &content)?;
+    let out = std::process::Command::new("gpg")
+        .args(["--batch", "--no-tty", "--homedir"])
+        .arg(home)
+        .args([
+            "--armor",
+            "--detach-sign",
+            "--local-user",
+            uid,
+            "--output",
+            "-",
+        ])
+        .arg(&payload)
+        .output()?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).to_string().into());
+    }
+    let oid = repo
+        .repo
+        .commit_signed(&content, std::str::from_utf8(&out.stdout)?, None)?;
+    repo.repo
+        .reference("refs/heads/main", oid, true, "signed commit")?;
+    Ok(oid)
+}
+
+#[test]
+fn pgp_signatures_are_checked_by_gpg_against_the_configured_keyring_only() -> TestResult {
+    let (alice_home, alice) = pgp_key("Alice <alice@example.com>")?;
+    let (mallory_home, _) = pgp_key("Mallory <mallory@example.com>")?;
+    let r = Repo::new()?;
+    let keys = r.dir.path().join("keys.asc");
+    std::fs::write(&keys, &alice)?;
+    let how = VerifyCommits::PgpKeys(keys.clone());
+
+    let good = pgp_commit(&r, "a", alice_home.path(), "alice@example.com")?;
+    let v = verify(&r.repo, good, &how)?;
+    assert!(v.principals.contains("alice@example.com"), "{v:?}");
+    assert_eq!(v.fingerprint.len(), 40, "{v:?}");
+
+    let forged = pgp_commit(&r, "b", mallory_home.path(), "mallory@example.com")?;
+    let e = verify(&r.repo, forged, &how)
+        .expect_err("an unknown key")
+        .to_string();
+    assert!(
+        e.contains("which the keyring") && e.contains("does not hold"),
+        "{e}"
+    );
+
+    let unsigned = r.commit("c", Sign::Not)?;
+    let e = verify(&r.repo, unsigned, &how)
+        .expect_err("unsigned")
+        .to_string();
+    assert!(e.contains("is not signed"), "{e}");
+
+    // With SSH keys only, a PGP signature is refused and says what to do.
+    let ssh_only = r.dir.path().join("allowed_signers");
+    std::fs::write(&ssh_only, line("t@example.com", "", &key(1)))?;
+    let e = verify(
+        &r.repo,
+        good,
+        &VerifyCommits::AllowedSigners(ssh_only.clone()),
+    )
+    .expect_err("PGP with SSH keys only")
+    .to_string();
+    assert!(e.contains("--verify-commits-pgp-keys"), "{e}");
+    // With both, each kind goes to its own keys.
+    let both = VerifyCommits::Either {
+        allowed_signers: ssh_only,
+        pgp_keys: keys,
+    };
+    assert!(verify(&r.repo, good, &both).is_ok());
+    let ssh_signed = r.commit("d", Sign::With(&key(1), "git"))?;
+    assert!(verify(&r.repo, ssh_signed, &both).is_ok());
+    Ok(())
+}
+
+#[test]
+fn gpg_status_lines_give_the_verdict() {
+    let k = Path::new("keys.asc");
+    let good = "[GNUPG:] NEWSIG\n[GNUPG:] GOODSIG 1234ABCD Alice <a@x>\n[GNUPG:] VALIDSIG 0123456789ABCDEF0123456789ABCDEF01234567 2026-12-02 0 4 0 22 10 00 0123\n";
+    let v = pgp_verdict(good, k).expect("good");
+    assert_eq!(v.principals, "Alice <a@x>");
+    assert!(
+        pgp_verdict("[GNUPG:] BADSIG 1234ABCD Alice <a@x>\n", k)
+            .expect_err("refused")
+            .contains("bad PGP signature")
+    );
+    assert!(
+        pgp_verdict(
+            "[GNUPG:] EXPKEYSIG 1234ABCD Alice\n[GNUPG:] VALIDSIG X\n",
+            k
+        )
+        .expect_err("refused")
+        .contains("expired")
+    );
+    assert!(pgp_verdict("", k).is_err());
+}
