@@ -39,8 +39,6 @@ const CONFIGMAPS: usize = 600;
 const DEPLOYMENTS: usize = 200;
 const CHANGES: usize = 10;
 
-/// A printed figure: name, value, (target, met).
-type Row = (String, String, (&'static str, Option<bool>));
 const SECRET: &str = "bench-webhook-secret";
 
 fn git(dir: &Path, args: &[&str]) -> Result<(), Error> {
@@ -405,31 +403,11 @@ async fn run() -> Result<(), Error> {
         ("    trigger overhead (push to applied - pass)".into(), format!("{:.0} ms", pushed.as_secs_f64() * 1000.0 - pass), ("< 1 s", Some(pushed.as_secs_f64() * 1000.0 - pass < 1000.0))),
     ]);
     println!("\nwavesync drift benchmark (`wavesync run`, {objects} objects, kube-sim over TLS)");
-    println!(
-        "{:<48} {:>10} {:>8}  result\n{}",
-        "figure",
-        "value",
-        "target",
-        "-".repeat(76)
-    );
-    for (figure, value, (target, ok)) in rows {
-        let result = ok.map_or("", |ok| if ok { "PASS" } else { "MISS" });
-        println!("{figure:<48} {value:>10} {target:>8}  {result}");
-    }
+    print_rows(rows, 48, 10);
     sim.shutdown();
     Ok(())
 }
 
 fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if !args.is_empty() && !args.iter().any(|a| "drift".contains(a.as_str())) {
-        return Ok(());
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    run_bench("drift", run)
 }

@@ -194,17 +194,7 @@ async fn run() -> Result<(), Error> {
         none,
     ));
     println!("\nwavesync idle benchmark (`wavesync run`, interval 10s, kube-sim over TLS)");
-    println!(
-        "{:<44} {:>12} {:>8}  result\n{}",
-        "figure",
-        "value",
-        "target",
-        "-".repeat(74)
-    );
-    for (figure, value, (target, ok)) in rows {
-        let result = ok.map_or("", |ok| if ok { "PASS" } else { "MISS" });
-        println!("{figure:<44} {value:>12} {target:>8}  {result}");
-    }
+    print_rows(rows, 44, 12);
     println!("agent exit after SIGTERM: {status}");
     if std::fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
         println!("agent log (last lines):\n{}", log_tail(&log));
@@ -214,16 +204,5 @@ async fn run() -> Result<(), Error> {
 }
 
 fn main() -> Result<(), Error> {
-    // `cargo bench` passes `--bench`; a filter argument means "not us" unless it names this bench.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if !args.is_empty() && !args.iter().any(|a| "idle".contains(a.as_str())) {
-        return Ok(());
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    run_bench("idle", run)
 }

@@ -159,11 +159,21 @@ struct World {
 }
 
 async fn start(apps_drift: &str) -> World {
+    start_with(apps_drift, |_| Vec::new()).await
+}
+
+/// The world with more agent settings (`extra` may write files in the env's tempdir).
+async fn start_with(
+    apps_drift: &str,
+    extra: impl FnOnce(&Env) -> Vec<(&'static str, String)>,
+) -> World {
     let env = Env::start().await;
     write_repo(&env.repo, apps_drift);
     let kubeconfig = env.temp().join("kubeconfig-kubectl");
     env.sim.write_kubeconfig(&kubeconfig).unwrap();
-    let agent = AgentProc::start("agent-a", &kube_env(&env, &env.repo), &[]);
+    let mut envs = kube_env(&env, &env.repo);
+    envs.extend(extra(&env));
+    let agent = AgentProc::start("agent-a", &envs, &[]);
     within(
         &agent,
         Duration::from_secs(60),
@@ -554,37 +564,25 @@ impl Inbox {
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_reaches_alertmanager_and_a_webhook_and_resolves_there() {
     let (inbox, url) = Inbox::start().await;
-    let env = Env::start().await;
-    write_repo(&env.repo, "alert");
-    let kubeconfig = env.temp().join("kubeconfig-kubectl");
-    env.sim.write_kubeconfig(&kubeconfig).unwrap();
-    let url_file = env.temp().join("webhook-url");
-    std::fs::write(&url_file, format!("{url}/hook\n")).unwrap();
-    let mut envs = kube_env(&env, &env.repo);
-    envs.push(("WAVESYNC_NOTIFY_ALERTMANAGER_URL", url.clone()));
-    envs.push((
-        "WAVESYNC_NOTIFY_WEBHOOK_URL_FILE",
-        url_file.display().to_string(),
-    ));
-    let agent = AgentProc::start("agent-a", &envs, &[]);
-    within(
-        &agent,
-        Duration::from_secs(60),
-        "the first sync and its watches",
-        || async {
-            let r = try_record(&env, WAVESET).await?;
-            let m = agent.metrics().await;
-            (r.phase == Phase::Ready && metric(&m, "wavesync_drift_watches", &[])? >= 1.0)
-                .then_some(())
-        },
-    )
+    let w = start_with("alert", |env| {
+        let url_file = env.temp().join("webhook-url");
+        std::fs::write(&url_file, format!("{url}/hook\n")).unwrap();
+        vec![
+            ("WAVESYNC_NOTIFY_ALERTMANAGER_URL", url.clone()),
+            (
+                "WAVESYNC_NOTIFY_WEBHOOK_URL_FILE",
+                url_file.display().to_string(),
+            ),
+        ]
+    })
     .await;
+    let (agent, kubeconfig) = (&w.agent, &w.kubeconfig);
 
     kubectl(
-        &kubeconfig,
+        kubeconfig,
         &["scale", "-n", "shop", "deployment/web", "--replicas=4"],
     );
-    let alert = within(&agent, BOUND, "the drift alert in Alertmanager", || async {
+    let alert = within(agent, BOUND, "the drift alert in Alertmanager", || async {
         inbox.got().into_iter().find_map(|(path, body)| {
             let a = body
                 .as_array()?
@@ -598,7 +596,7 @@ async fn drift_reaches_alertmanager_and_a_webhook_and_resolves_there() {
     assert_eq!(alert["labels"]["waveset"], WAVESET);
     assert_eq!(alert["labels"]["name"], "web");
     assert!(alert.get("endsAt").is_none_or(|e| e.is_null()), "{alert}");
-    let hook = within(&agent, BOUND, "the drift webhook", || async {
+    let hook = within(agent, BOUND, "the drift webhook", || async {
         inbox
             .got()
             .into_iter()
@@ -613,11 +611,11 @@ async fn drift_reaches_alertmanager_and_a_webhook_and_resolves_there() {
     );
 
     kubectl(
-        &kubeconfig,
+        kubeconfig,
         &["scale", "-n", "shop", "deployment/web", "--replicas=2"],
     );
     within(
-        &agent,
+        agent,
         BOUND,
         "the resolve in Alertmanager and the webhook",
         || async {

@@ -127,3 +127,42 @@ pub async fn metrics(port: u16) -> std::collections::BTreeMap<String, f64> {
         })
         .collect()
 }
+
+/// Runs the benchmark `name` on a multi-threaded runtime, unless `cargo
+/// bench` was given a filter that does not name it (`--bench` is passed
+/// to every target).
+pub fn run_bench<F>(name: &str, run: impl FnOnce() -> F) -> Result<(), Error>
+where
+    F: std::future::Future<Output = Result<(), Error>>,
+{
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !args.is_empty() && !args.iter().any(|a| name.contains(a.as_str())) {
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// A printed figure: name, value, (target, met).
+pub type Row = (String, String, (&'static str, Option<bool>));
+
+/// Prints figures as a table: figure, value, target and PASS/MISS when the
+/// figure has a target.
+pub fn print_rows(rows: Vec<Row>, figure_width: usize, value_width: usize) {
+    println!(
+        "{:<figure_width$} {:>value_width$} {:>8}  result\n{}",
+        "figure",
+        "value",
+        "target",
+        "-".repeat(figure_width + value_width + 18)
+    );
+    for (figure, value, (target, ok)) in rows {
+        let result = ok.map_or("", |ok| if ok { "PASS" } else { "MISS" });
+        println!("{figure:<figure_width$} {value:>value_width$} {target:>8}  {result}");
+    }
+}

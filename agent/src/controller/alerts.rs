@@ -24,6 +24,8 @@ pub struct Alerts {
     config: Option<Vec<NotificationSink>>,
     /// The last failure told (a failure retried with backoff is told once).
     told: Option<String>,
+    /// The revision whose `spec.notifications` was read last.
+    read_at: Option<String>,
 }
 
 impl Alerts {
@@ -45,7 +47,17 @@ impl Alerts {
             // Flags only: the same as a repository without notifications.
             config: Some(Vec::new()),
             told: None,
+            read_at: None,
         }
+    }
+
+    /// True once per revision: when its `spec.notifications` should be read.
+    pub fn new_revision(&mut self, revision: &str) -> bool {
+        if self.read_at.as_deref() == Some(revision) {
+            return false;
+        }
+        self.read_at = Some(revision.to_string());
+        true
     }
 
     /// Rebuilds the sinks when the repository's `spec.notifications` changed.
@@ -72,6 +84,7 @@ impl Alerts {
     pub async fn step_down(&mut self) {
         let sinks = self.config.clone().unwrap_or_default();
         self.config = None;
+        self.read_at = None;
         self.told = None;
         self.configure(&sinks).await;
     }

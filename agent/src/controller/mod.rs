@@ -281,7 +281,7 @@ impl Agent {
                     if ran.outcome == Outcome::Succeeded {
                         self.watch_for_drift(&root, &snapshot, &result, &mut watched)
                             .await;
-                        self.configure_alerts(&root).await;
+                        self.configure_alerts(&root, &snapshot.revision).await;
                     }
                     schedule.next(
                         ran.outcome,
@@ -326,9 +326,12 @@ impl Agent {
     }
 
     /// Builds the notification sinks of the synced revision's wavesync.yaml
-    /// again when they changed.
-    async fn configure_alerts(&mut self, root: &std::path::Path) {
+    /// again when they changed (read once per revision, not at every poll).
+    async fn configure_alerts(&mut self, root: &std::path::Path, revision: &Revision) {
         let Some(a) = &mut self.alerts else { return };
+        if !a.new_revision(&revision.0) {
+            return;
+        }
         match crate::config::load(root, self.engine.options.cluster.as_deref()) {
             Ok(ws) => a.configure(&ws.notifications).await,
             Err(e) => tracing::debug!(error = %e, "notifications: wavesync.yaml did not load"),

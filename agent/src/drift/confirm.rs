@@ -132,6 +132,15 @@ mod tests {
         }
     }
 
+    fn secret() -> ObjRef {
+        ObjRef {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: "shop".into(),
+            name: "db".into(),
+        }
+    }
+
     fn after() -> Value {
         json!({"metadata": {"name": "web", "labels": {"app": "web"}, "managedFields": [
                 {"manager": "wavesync", "operation": "Apply", "fieldsV1": {
@@ -232,12 +241,7 @@ mod tests {
 
     #[test]
     fn a_secret_applied_as_string_data_is_compared_in_data() {
-        let r = ObjRef {
-            api_version: "v1".into(),
-            kind: "Secret".into(),
-            namespace: "shop".into(),
-            name: "db".into(),
-        };
+        let r = secret();
         let after = json!({"metadata": {"managedFields": [{"manager": "wavesync", "operation": "Apply",
             "fieldsV1": {"f:stringData": {"f:password": {}}}}]}, "data": {"password": "czNjcjN0"}});
         let live = json!({"metadata": {"managedFields": [{"manager": "kubectl-patch", "operation": "Update",
@@ -254,12 +258,7 @@ mod tests {
 
     #[test]
     fn secret_values_are_masked() {
-        let r = ObjRef {
-            api_version: "v1".into(),
-            kind: "Secret".into(),
-            namespace: "shop".into(),
-            name: "db".into(),
-        };
+        let r = secret();
         let after = json!({"metadata": {"managedFields": [{"manager": "wavesync", "operation": "Apply",
             "fieldsV1": {"f:data": {"f:password": {}}}}]}, "data": {"password": "czNjcjN0"}});
         let live = json!({"metadata": {"managedFields": [{"manager": "kubectl-edit", "operation": "Update",

@@ -57,30 +57,10 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{host}{tail}")
 }
 
-/// Every `scheme://userinfo@` in `text` with the userinfo masked.
+/// Every `scheme://userinfo@` in `text` with the userinfo masked (the
+/// same redaction as the Git source's messages).
 pub fn scrub_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#' | '\'' | '"' | '`' | '<' | '>') || c.is_whitespace()
-            })
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str(MASK);
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
+    crate::source::redact_text(text)
 }
 
 /// Removes one sink's secrets (its URL, the URL's path, its token, its

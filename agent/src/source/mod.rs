@@ -61,7 +61,7 @@ use crate::error::{Categorized, Category};
 use crate::model::Revision;
 
 pub use git::{DEFAULT_TIMEOUT, FetchStats, GitSource};
-pub use redact::redact_url;
+pub use redact::{redact_text, redact_url};
 pub use verify::VerifyCommits;
 pub use watch::{DEBOUNCE, watch_local};
 

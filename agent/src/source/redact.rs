@@ -15,7 +15,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Every `scheme://userinfo@` inside a message redacted (a URL ends at
 /// whitespace or a quote).
-pub(crate) fn redact_text(text: &str) -> String {
+pub fn redact_text(text: &str) -> String {
     redact_with(text, |c| {
         c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '<' | '>')
     })
