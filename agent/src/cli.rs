@@ -211,6 +211,11 @@ pub struct SyncArgs {
     /// Applies in flight at once inside a wave.
     #[arg(long, default_value_t = 16, env = "WAVESYNC_CONCURRENCY")]
     pub concurrency: usize,
+    /// Let this sync prune more than spec.prune.maxDeleteShare of the
+    /// inventory (a one-off, after reading what the refusal listed; the
+    /// agent `wavesync run` ignores it).
+    #[arg(long)]
+    pub allow_mass_prune: bool,
     /// Helm engine.
     #[command(flatten)]
     pub helm: HelmArgs,

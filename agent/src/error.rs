@@ -26,6 +26,19 @@ impl Category {
         matches!(self, Category::Transient)
     }
 
+    /// The category that decides for several failures at once: the one a
+    /// retry is least likely to fix (permission, then config, then
+    /// component, then transient), so one bad object among transient
+    /// failures is not retried for nothing.
+    pub fn worst(categories: impl IntoIterator<Item = Category>) -> Option<Category> {
+        categories.into_iter().max_by_key(|c| match c {
+            Category::Transient => 0,
+            Category::Component => 1,
+            Category::Config => 2,
+            Category::Permission => 3,
+        })
+    }
+
     /// The label value used in metrics and the state record.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +62,12 @@ pub trait Categorized {
     fn category(&self) -> Category;
 }
 
+impl<T: Categorized + ?Sized> Categorized for &T {
+    fn category(&self) -> Category {
+        (**self).category()
+    }
+}
+
 /// The category of a Kubernetes API error by HTTP code.
 pub fn category_of_status(code: u16) -> Category {
     match code {
@@ -58,14 +77,19 @@ pub fn category_of_status(code: u16) -> Category {
     }
 }
 
-/// The category of a `kube` client error.
+/// The category of a `kube` client error. Only what may pass by itself is
+/// transient: the server's 429/5xx and the connection failing (refused,
+/// reset, timed out); credentials the client cannot load or use are a
+/// permission problem; a request it cannot build, a response it cannot read
+/// and a client it cannot configure do not get better by retrying.
 pub fn category_of_kube(e: &kube::Error) -> Category {
     match e {
         kube::Error::Api(s) => category_of_status(s.code),
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
             Category::Transient
         }
-        _ => Category::Transient,
+        kube::Error::Auth(_) => Category::Permission,
+        _ => Category::Config,
     }
 }
 
@@ -104,5 +128,56 @@ impl From<kube::Error> for ApiFailure {
                 category,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure("x", "y").with_code(code),
+        ))
+    }
+
+    #[test]
+    fn kube_errors_are_transient_only_when_they_may_pass_by_themselves() {
+        assert_eq!(category_of_kube(&api(503)), Category::Transient);
+        assert_eq!(category_of_kube(&api(429)), Category::Transient);
+        assert_eq!(category_of_kube(&api(403)), Category::Permission);
+        assert_eq!(category_of_kube(&api(422)), Category::Config);
+        let bad_json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert_eq!(
+            category_of_kube(&kube::Error::SerdeError(bad_json)),
+            Category::Config,
+            "a response the client cannot read is not retried"
+        );
+        let auth = kube::client::AuthError::ExecPluginFailed;
+        assert_eq!(
+            category_of_kube(&kube::Error::Auth(auth)),
+            Category::Permission,
+            "credentials the client cannot use are not retried"
+        );
+        let discovery = kube::error::DiscoveryError::MissingKind("Widget".into());
+        assert_eq!(
+            category_of_kube(&kube::Error::Discovery(discovery)),
+            Category::Config
+        );
+    }
+
+    #[test]
+    fn the_worst_category_decides_for_several_failures() {
+        use Category::*;
+        assert_eq!(
+            Category::worst([Transient, Config, Transient]),
+            Some(Config)
+        );
+        assert_eq!(
+            Category::worst([Transient, Permission, Config]),
+            Some(Permission)
+        );
+        assert_eq!(Category::worst([Transient, Component]), Some(Component));
+        assert_eq!(Category::worst([]), None);
     }
 }

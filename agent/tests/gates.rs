@@ -78,7 +78,7 @@ async fn a_required_secret_created_a_second_after_the_sync_starts_lets_the_wave_
     let record = env.record().await;
     assert_eq!(status(&record, "apps"), WaveStatus::Completed);
     assert!(
-        !record.to_json().contains("s3cret-value"),
+        !record.to_json().unwrap().contains("s3cret-value"),
         "no Secret value in the record"
     );
 }

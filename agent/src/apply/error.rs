@@ -1,6 +1,6 @@
 //! Apply errors: each names the object and the file it came from.
 
-use crate::error::{Categorized, Category};
+use crate::error::{ApiFailure, Categorized, Category};
 use crate::model::{ObjRef, Origin};
 
 /// A failed apply, prune or lookup.
@@ -32,14 +32,41 @@ pub enum ApplyError {
         /// Kind.
         kind: String,
     },
-    /// A lookup (discovery, get) failed.
-    #[error("{what}: {source}")]
-    Lookup {
-        /// What was looked up.
+    /// Asking the cluster which kinds it serves failed (not "not served":
+    /// that is [`ApplyError::UnknownKind`], or `None` from the resolver).
+    #[error("discovery of {what}: {source}")]
+    Discovery {
+        /// The kind or group version asked about, or "every API group".
         what: String,
         /// The client error.
         #[source]
-        source: crate::error::ApiFailure,
+        source: ApiFailure,
+    },
+    /// Reading a live object failed (not "not found": that is `None`).
+    #[error("reading {object}: {source}")]
+    Read {
+        /// The object.
+        object: ObjRef,
+        /// The client error.
+        #[source]
+        source: ApiFailure,
+    },
+    /// Deleting an object failed (a prune, or a Job re-created).
+    #[error("deleting {object}: {source}")]
+    Delete {
+        /// The object.
+        object: ObjRef,
+        /// The client error.
+        #[source]
+        source: ApiFailure,
+    },
+    /// An object the server returned could not be turned into JSON.
+    #[error("{object}: the server's answer could not be read: {message}")]
+    Decode {
+        /// The object.
+        object: ObjRef,
+        /// The serializer's message.
+        message: String,
     },
     /// Waiting for something the apply needs (a CRD to be Established, a Job to be gone) timed out.
     #[error("{0}")]
@@ -50,8 +77,10 @@ impl Categorized for ApplyError {
     fn category(&self) -> Category {
         match self {
             ApplyError::Api { category, .. } => *category,
-            ApplyError::UnknownKind { .. } => Category::Config,
-            ApplyError::Lookup { source, .. } => source.category,
+            ApplyError::UnknownKind { .. } | ApplyError::Decode { .. } => Category::Config,
+            ApplyError::Discovery { source, .. }
+            | ApplyError::Read { source, .. }
+            | ApplyError::Delete { source, .. } => source.category,
             ApplyError::Timeout(_) => Category::Transient,
         }
     }

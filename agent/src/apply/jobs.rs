@@ -4,6 +4,7 @@
 
 use super::error::ApplyError;
 use super::resolver::Resolver;
+use crate::error::{Category, category_of_kube};
 use crate::model::Object;
 use kube::api::{DeleteParams, PropagationPolicy};
 use serde_json::Value;
@@ -69,8 +70,8 @@ pub async fn replace_if_changed(
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => return Ok(true),
         Err(source) => {
-            return Err(ApplyError::Lookup {
-                what: format!("delete {r}"),
+            return Err(ApplyError::Delete {
+                object: r.clone(),
                 source: source.into(),
             });
         }
@@ -79,7 +80,15 @@ pub async fn replace_if_changed(
     while start.elapsed() < timeout {
         match api.get_opt(&r.name).await {
             Ok(None) => return Ok(true),
-            Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+            // A refusal will not pass by waiting; a blip may.
+            Err(e) if category_of_kube(&e) != Category::Transient => {
+                return Err(ApplyError::Read {
+                    object: r.clone(),
+                    source: e.into(),
+                });
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
     Err(ApplyError::Timeout(format!(

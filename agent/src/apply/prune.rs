@@ -116,8 +116,8 @@ async fn prune_one(
     match api.delete(&r.name, &dp).await {
         Ok(_) => Ok(Pruned::Deleted),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Pruned::Gone),
-        Err(source) => Err(ApplyError::Lookup {
-            what: format!("delete {r}"),
+        Err(source) => Err(ApplyError::Delete {
+            object: r.clone(),
             source: source.into(),
         }),
     }

@@ -49,8 +49,8 @@ impl Resolver {
         let discovery = kube::Discovery::new(self.client.clone())
             .run()
             .await
-            .map_err(|source| ApplyError::Lookup {
-                what: "API discovery".into(),
+            .map_err(|source| ApplyError::Discovery {
+                what: "every API group".into(),
                 source: source.into(),
             })?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -110,8 +110,8 @@ impl Resolver {
             Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(kube::Error::Discovery(_)) => None,
             Err(source) => {
-                return Err(ApplyError::Lookup {
-                    what: format!("discovery of {api_version} {kind}"),
+                return Err(ApplyError::Discovery {
+                    what: format!("{api_version} {kind}"),
                     source: source.into(),
                 });
             }
@@ -154,8 +154,8 @@ impl Resolver {
         let live = api
             .get_opt(&r.name)
             .await
-            .map_err(|source| ApplyError::Lookup {
-                what: format!("get {r}"),
+            .map_err(|source| ApplyError::Read {
+                object: r.clone(),
                 source: source.into(),
             })?;
         Ok(Some((api, live)))

@@ -68,7 +68,12 @@ pub async fn apply(
     loop {
         attempt += 1;
         match api.patch(&r.name, &params, &Patch::Apply(&obj.json)).await {
-            Ok(live) => return Ok(serde_json::to_value(live).unwrap_or(Value::Null)),
+            Ok(live) => {
+                return serde_json::to_value(live).map_err(|e| ApplyError::Decode {
+                    object: r.clone(),
+                    message: e.to_string(),
+                });
+            }
             Err(e) => {
                 let (message, category) = describe(&e, obj);
                 if category == Category::Transient && attempt < backoff.attempts {

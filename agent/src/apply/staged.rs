@@ -7,6 +7,7 @@ use super::error::ApplyError;
 use super::jobs;
 use super::resolver::Resolver;
 use super::ssa::{self, Backoff};
+use crate::error::{ApiFailure, Category, category_of_kube};
 use crate::model::{ObjRef, Object};
 use futures::StreamExt;
 use serde_json::Value;
@@ -225,8 +226,23 @@ impl Applier {
                 continue;
             };
             let api = self.resolver.api(&resolved, "");
+            let mut last_error = None;
             loop {
-                let live = api.get_opt(&r.name).await.ok().flatten();
+                let live = match api.get_opt(&r.name).await {
+                    Ok(live) => live,
+                    // A 403 or a bad answer does not pass by waiting: say so
+                    // now rather than "not Established" at the timeout.
+                    Err(e) if category_of_kube(&e) != Category::Transient => {
+                        return Err(ApplyError::Read {
+                            object: r.clone(),
+                            source: e.into(),
+                        });
+                    }
+                    Err(e) => {
+                        last_error = Some(ApiFailure::from(e));
+                        None
+                    }
+                };
                 let established = live
                     .as_ref()
                     .and_then(|l| l.data.pointer("/status/conditions"))
@@ -239,8 +255,11 @@ impl Applier {
                     break;
                 }
                 if start.elapsed() > self.crd_timeout {
+                    let last = last_error
+                        .map(|e| format!(" (last read failed: {e})"))
+                        .unwrap_or_default();
                     return Err(ApplyError::Timeout(format!(
-                        "{}: {r} was not Established within {:?}",
+                        "{}: {r} was not Established within {:?}{last}",
                         crd.origin, self.crd_timeout
                     )));
                 }

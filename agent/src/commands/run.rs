@@ -144,6 +144,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut sync_options = options(&args.sync);
     // The agent honours a stall; `wavesync sync` by hand does not.
     sync_options.force = false;
+    // A standing override would disarm the guard for every future commit.
+    sync_options.allow_mass_prune = false;
     let engine = Engine::new(client.clone(), sync_options, progress).with_stop(stop.clone());
     let drift = args.drift_detection.then(|| {
         let (handle, reports, notices) =

@@ -109,6 +109,7 @@ pub fn options(args: &SyncArgs) -> SyncOptions {
         waveset: args.state.waveset.clone(),
         // A sync asked for by hand runs even when the record is Stalled.
         force: true,
+        allow_mass_prune: args.allow_mass_prune,
         ..Default::default()
     }
 }

@@ -270,6 +270,11 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
         &mut out.errors,
     )
     .unwrap_or_default();
+    let prune = keep(
+        super::prune::policy(&ctx, spec.prune.as_ref()),
+        &mut out.errors,
+    )
+    .unwrap_or_default();
     out.waveset = Some(WaveSet {
         name,
         namespace: ctx.namespace.clone(),
@@ -280,6 +285,7 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
         drift,
         heal_limit,
         notifications,
+        prune,
     });
     out
 }

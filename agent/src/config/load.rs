@@ -95,6 +95,7 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
     let drift =
         super::drift::settings(&ctx, spec.drift.as_ref(), &spec.ignore_differences, "spec")?;
     let heal_limit = super::drift::heal_limit(&ctx, spec.heal_limit.as_ref())?;
+    let prune = super::prune::policy(&ctx, spec.prune.as_ref())?;
     Ok(WaveSet {
         name,
         namespace: ctx.namespace,
@@ -105,6 +106,7 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         drift,
         heal_limit,
         notifications,
+        prune,
     })
 }
 

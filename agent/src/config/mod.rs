@@ -25,7 +25,8 @@
 //! `placeholder.rs` (finding placeholders), `duration.rs` (`1h30m`),
 //! `paths.rs` (paths that stay inside the repository), `yaml.rs` (parsing
 //! with locations), `errors.rs` ([`ConfigError`]), `notifications.rs`
-//! (`spec.notifications`: where alerts go).
+//! (`spec.notifications`: where alerts go), `prune.rs` (`spec.prune`: the
+//! guards on pruning).
 
 mod check;
 mod drift;
@@ -35,6 +36,7 @@ mod load;
 mod notifications;
 mod paths;
 mod placeholder;
+mod prune;
 mod resolve;
 mod schema;
 mod types;
@@ -52,8 +54,8 @@ pub(crate) use notifications::url_problem;
 pub use paths::PathProblem;
 pub use types::{
     ChartSource, Component, Defaults, DriftPolicy, DriftSettings, EffectiveDrift, HealLimit,
-    HealthRule, IgnoreRule, NotificationEvent, NotificationSink, ObjectSelector, Requirement,
-    RetryPolicy, SinkType, SkipRule, UrlSource, Wave, WaveSet,
+    HealthRule, IgnoreRule, NotificationEvent, NotificationSink, ObjectSelector, PrunePolicy,
+    Requirement, RetryPolicy, SinkType, SkipRule, UrlSource, Wave, WaveSet,
 };
 pub use values::Values;
 pub(crate) use values::merge as merge_values;

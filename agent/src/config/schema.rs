@@ -66,6 +66,21 @@ pub(crate) struct Spec {
     /// Where alerts go.
     #[serde(default)]
     pub(crate) notifications: Vec<Spanned<Notification>>,
+    /// What pruning may delete in one pass.
+    #[serde(default)]
+    pub(crate) prune: Option<Spanned<Prune>>,
+}
+
+/// `spec.prune`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Prune {
+    /// A percentage of the inventory, 1 to 100.
+    #[serde(default)]
+    pub(crate) max_delete_share: Option<Spanned<u32>>,
+    /// Prune the objects of waves removed from the file.
+    #[serde(default)]
+    pub(crate) removed_waves: Option<Spanned<bool>>,
 }
 
 /// `ignoreDifferences[]`: which objects, and which of their differences.

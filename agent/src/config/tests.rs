@@ -195,6 +195,7 @@ fn the_reference_file_round_trips_into_the_structs() {
         drift: Default::default(),
         heal_limit: Default::default(),
         notifications: vec![],
+        prune: Default::default(),
     };
     assert_eq!(ws, expected);
     assert_eq!(ws.wave_index("database"), Some(3));
@@ -1020,4 +1021,39 @@ fn check_reports_every_notification_error_and_keeps_the_good_sinks() {
     let ws = checked.waveset.expect("partial waveset");
     let names: Vec<&str> = ws.notifications.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["team-webhook", "chat"]);
+}
+
+#[test]
+fn prune_guards_default_to_half_the_inventory_and_keeping_removed_waves() {
+    let dir = repo(DRIFT, &[]);
+    let ws = load(dir.path(), None).expect("valid");
+    assert_eq!(ws.prune.max_delete_share, 50);
+    assert!(!ws.prune.removed_waves);
+    let text = DRIFT.replacen(
+        "  drift: heal\n",
+        "  drift: heal\n  prune: { maxDeleteShare: 80, removedWaves: true }\n",
+        1,
+    );
+    let dir = repo(&text, &[]);
+    let ws = load(dir.path(), None).expect("valid");
+    assert_eq!(ws.prune.max_delete_share, 80);
+    assert!(ws.prune.removed_waves);
+}
+
+#[test]
+fn a_prune_share_outside_one_to_a_hundred_names_line_and_field() {
+    let err = |prune: &str| {
+        let text = DRIFT.replacen("  drift: heal\n", &format!("  drift: heal\n  {prune}\n"), 1);
+        let dir = repo(&text, &[]);
+        load(dir.path(), None).expect_err("invalid").to_string()
+    };
+    assert_eq!(
+        err("prune: { maxDeleteShare: 0 }"),
+        "wavesync.yaml:6:28: spec.prune.maxDeleteShare: maxDeleteShare is a percentage of the inventory from 1 to 100 (100 turns the guard off)"
+    );
+    let typo = err("prune: { maxDeleteShares: 10 }");
+    assert!(
+        typo.starts_with("wavesync.yaml:6:") && typo.contains("maxDeleteShares"),
+        "{typo}"
+    );
 }

@@ -38,6 +38,30 @@ pub struct WaveSet {
     pub heal_limit: HealLimit,
     /// Where alerts go (`spec.notifications`); see docs/notifications.md.
     pub notifications: Vec<NotificationSink>,
+    /// `spec.prune`: what pruning may delete in one pass.
+    pub prune: PrunePolicy,
+}
+
+/// The guards on pruning (`spec.prune`). Pruning deletes what left Git; these
+/// keep a broken render, a bad merge or a removed wave from deleting a
+/// dataplane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunePolicy {
+    /// A pass that would delete more than this percentage of the inventory
+    /// deletes nothing and fails (`maxDeleteShare`, default 50).
+    pub max_delete_share: u32,
+    /// The objects of a wave removed from wavesync.yaml are pruned
+    /// (`removedWaves`, default false: they are kept and reported).
+    pub removed_waves: bool,
+}
+
+impl Default for PrunePolicy {
+    fn default() -> Self {
+        PrunePolicy {
+            max_delete_share: 50,
+            removed_waves: false,
+        }
+    }
 }
 
 impl WaveSet {

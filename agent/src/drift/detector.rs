@@ -516,13 +516,9 @@ impl Task {
         let Some(live) = live else {
             return Ok(None);
         };
-        let live = serde_json::to_value(live).map_err(|e| ApplyError::Lookup {
-            what: format!("decode {r}"),
-            source: crate::error::ApiFailure {
-                message: e.to_string(),
-                code: None,
-                category: crate::error::Category::Transient,
-            },
+        let live = serde_json::to_value(live).map_err(|e| ApplyError::Decode {
+            object: r.clone(),
+            message: e.to_string(),
         })?;
         let desired = as_live_revision(&w.object, &live);
         let after = ssa::apply(&self.resolver, &desired, true, Backoff::default()).await?;
@@ -609,15 +605,25 @@ impl Task {
                 healing
             }
             Verdict::Heal(n) => {
-                let live = match self.resolver.get(r).await {
-                    Ok(Some((_, Some(l)))) => serde_json::to_value(l).unwrap_or(Value::Null),
-                    _ => Value::Null,
+                // A failed read is a failed heal, not "the object is gone":
+                // applying then would stamp the wrong revision on it.
+                let heal = async {
+                    let live = match self.resolver.get(r).await? {
+                        Some((_, Some(l))) => {
+                            serde_json::to_value(l).map_err(|e| ApplyError::Decode {
+                                object: r.clone(),
+                                message: e.to_string(),
+                            })?
+                        }
+                        _ => Value::Null,
+                    };
+                    let mut object = as_live_revision(&w.object, &live);
+                    if live.is_null() {
+                        stamp_revision(&mut object, &d.revision);
+                    }
+                    ssa::apply(&self.resolver, &object, false, Backoff::default()).await
                 };
-                let mut object = as_live_revision(&w.object, &live);
-                if live.is_null() {
-                    stamp_revision(&mut object, &d.revision);
-                }
-                match ssa::apply(&self.resolver, &object, false, Backoff::default()).await {
+                match heal.await {
                     Ok(_) => {
                         tracing::info!(object = %r, heal = n, "drift healed: applied again");
                         self.metrics.drift_heal(&d.waveset, "healed");

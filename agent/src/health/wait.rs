@@ -4,8 +4,8 @@
 //! bounds the whole.
 
 use super::{CompiledRule, Health, assess};
-use crate::apply::Resolver;
-use crate::error::{Categorized, Category, category_of_kube};
+use crate::apply::{ApplyError, Resolver};
+use crate::error::{Categorized, Category};
 use crate::model::ObjRef;
 use futures::StreamExt;
 use serde_json::Value;
@@ -30,15 +30,10 @@ pub enum WaitError {
         /// Objects still not ready, with why.
         pending: Vec<(ObjRef, String)>,
     },
-    /// Reading an object was refused.
-    #[error("reading {object}: {source}")]
-    Forbidden {
-        /// The object.
-        object: ObjRef,
-        /// The client error.
-        #[source]
-        source: crate::error::ApiFailure,
-    },
+    /// Reading an object (or discovering its kind) failed in a way that
+    /// waiting does not fix: refused (403), or an answer that cannot be read.
+    #[error("{0}")]
+    Unreadable(#[source] ApplyError),
 }
 
 fn describe(pending: &[(ObjRef, String)]) -> String {
@@ -57,21 +52,24 @@ impl Categorized for WaitError {
     fn category(&self) -> Category {
         match self {
             WaitError::Failed { .. } | WaitError::Timeout { .. } => Category::Component,
-            WaitError::Forbidden { .. } => Category::Permission,
+            WaitError::Unreadable(e) => e.category(),
         }
     }
 }
 
-/// Reads one object: `Ok(None)` when it does not exist (yet).
-async fn read(resolver: &Resolver, r: &ObjRef) -> Result<Option<Value>, kube::Error> {
-    let Ok(Some(resolved)) = resolver.resolve(&r.api_version, &r.kind).await else {
+/// Reads one object: `Ok(None)` when it does not exist (yet), or its kind is
+/// not served (yet). A failed discovery is an error, not "not found".
+async fn read(resolver: &Resolver, r: &ObjRef) -> Result<Option<Value>, ApplyError> {
+    let Some((_, live)) = resolver.get(r).await? else {
         return Ok(None);
     };
-    let api = resolver.api(&resolved, &r.namespace);
-    Ok(api
-        .get_opt(&r.name)
-        .await?
-        .map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+    live.map(|o| {
+        serde_json::to_value(o).map_err(|e| ApplyError::Decode {
+            object: r.clone(),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
 }
 
 /// Waits until every object in `objects` is healthy.
@@ -101,7 +99,7 @@ pub async fn wait_healthy(
         // the stream keeps the future from being provably `Send` (rustc #100013),
         // and `Engine::sync` must be spawnable.
         let refs: Vec<ObjRef> = pending.iter().map(|(r, _)| r.clone()).collect();
-        let checks: Vec<(ObjRef, Result<Option<Value>, kube::Error>)> = futures::stream::iter(refs)
+        let checks: Vec<(ObjRef, Result<Option<Value>, ApplyError>)> = futures::stream::iter(refs)
             .map(|r| async move {
                 let res = read(resolver, &r).await;
                 (r, res)
@@ -119,11 +117,8 @@ pub async fn wait_healthy(
                         return Err(WaitError::Failed { object: r, message });
                     }
                 },
-                Err(e) if category_of_kube(&e) == Category::Permission => {
-                    return Err(WaitError::Forbidden {
-                        object: r,
-                        source: e.into(),
-                    });
+                Err(e) if e.category() != Category::Transient => {
+                    return Err(WaitError::Unreadable(e));
                 }
                 Err(e) => still.push((r, format!("not readable yet: {e}"))),
             }

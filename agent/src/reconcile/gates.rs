@@ -24,6 +24,23 @@ pub enum GateError {
         #[source]
         source: crate::error::ApiFailure,
     },
+    /// Discovery failed while checking.
+    #[error("checking {what}: {source}")]
+    Cluster {
+        /// What was checked.
+        what: String,
+        /// The discovery error.
+        #[source]
+        source: crate::apply::ApplyError,
+    },
+    /// The object read could not be turned into JSON.
+    #[error("checking {what}: the server's answer could not be read: {message}")]
+    Unreadable {
+        /// What was checked.
+        what: String,
+        /// The serializer's message.
+        message: String,
+    },
 }
 
 impl Categorized for GateError {
@@ -34,6 +51,8 @@ impl Categorized for GateError {
             // retried with backoff rather than stalled until a new commit.
             GateError::Unmet(_) => Category::Component,
             GateError::Lookup { source, .. } => source.category,
+            GateError::Cluster { source, .. } => source.category(),
+            GateError::Unreadable { .. } => Category::Config,
         }
     }
 }
@@ -53,16 +72,27 @@ async fn get(
             format!("{namespace}/")
         }
     );
+    // A discovery failure keeps its own category (a 503 is retried, a 403
+    // stalls); only "not served" means the prerequisite is missing.
     let resolved = resolver
         .resolve(api_version, kind)
         .await
-        .map_err(|e| GateError::Unmet(format!("{what}: {e}")))?;
+        .map_err(|e| GateError::Cluster {
+            what: what.clone(),
+            source: e,
+        })?;
     let Some(resolved) = resolved else {
         return Ok(None);
     };
     let api = resolver.api(&resolved, namespace);
     match api.get_opt(name).await {
-        Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
+        Ok(None) => Ok(None),
+        Ok(Some(o)) => serde_json::to_value(o)
+            .map(Some)
+            .map_err(|e| GateError::Unreadable {
+                what,
+                message: e.to_string(),
+            }),
         Err(source) => Err(GateError::Lookup {
             what,
             source: source.into(),

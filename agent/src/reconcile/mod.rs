@@ -5,6 +5,7 @@
 //! stop at a safe point.
 
 pub mod gates;
+pub mod guard;
 pub mod lease;
 mod pass;
 pub mod stop;

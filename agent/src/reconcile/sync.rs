@@ -5,6 +5,7 @@
 //! stopped. The record is written at every wave transition.
 
 use super::gates;
+use super::guard::{self, Allowed, GuardError};
 use super::pass::Pass;
 use super::stop::{Stop, StopReason};
 use crate::apply::staged::Applier;
@@ -43,6 +44,9 @@ pub struct SyncOptions {
     pub waveset: String,
     /// Run even when the record is Stalled at this revision (a manual sync).
     pub force: bool,
+    /// Let this pass prune more than `spec.prune.maxDeleteShare` of the
+    /// inventory (`--allow-mass-prune`).
+    pub allow_mass_prune: bool,
 }
 
 impl Default for SyncOptions {
@@ -56,6 +60,7 @@ impl Default for SyncOptions {
             helm: HelmSettings::default(),
             waveset: "dataplane".into(),
             force: true,
+            allow_mass_prune: false,
         }
     }
 }
@@ -87,6 +92,17 @@ pub enum SyncError {
     /// Discovery failed.
     #[error(transparent)]
     Discovery(ApplyError),
+    /// The prune guards stopped the pass before anything was applied.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
+    /// Pruning the objects of waves removed from wavesync.yaml failed.
+    #[error("{message}")]
+    Prune {
+        /// Which objects, and why.
+        message: String,
+        /// Category of the cause.
+        category: Category,
+    },
     /// The pass stopped at a safe point (shutdown, or the lease was lost).
     #[error("sync stopped: {}", match .0 { StopReason::Shutdown => "shutting down", StopReason::LeaseLost => "the lease was lost" })]
     Cancelled(StopReason),
@@ -111,6 +127,8 @@ impl Categorized for SyncError {
             SyncError::Rule { .. } => Category::Config,
             SyncError::State(e) => e.category(),
             SyncError::Discovery(e) => e.category(),
+            SyncError::Guard(e) => e.category(),
+            SyncError::Prune { category, .. } => *category,
             SyncError::Wave { category, .. } => *category,
             SyncError::Cancelled(_) => Category::Transient,
         }
@@ -193,6 +211,41 @@ struct WaveFailure {
     category: Category,
     /// Stopped on request rather than failed: nothing to record.
     stopped: Option<StopReason>,
+}
+
+/// How many of a wave's failures its message lists (the count covers all).
+const FAILURES_LISTED: usize = 10;
+
+impl WaveFailure {
+    /// One failure for several (`doing` names the step): every message up
+    /// to [`FAILURES_LISTED`], and the category a retry is least likely to
+    /// fix; `None` when there are none.
+    fn of_all<E: Categorized + std::fmt::Display>(errors: &[E], doing: &str) -> Option<Self> {
+        let category = Category::worst(errors.iter().map(Categorized::category))?;
+        let message = match errors {
+            [one] => one.to_string(),
+            many => {
+                let mut lines: Vec<String> = many
+                    .iter()
+                    .take(FAILURES_LISTED)
+                    .map(|e| format!("  - {e}"))
+                    .collect();
+                if many.len() > FAILURES_LISTED {
+                    lines.push(format!("  - and {} more", many.len() - FAILURES_LISTED));
+                }
+                format!(
+                    "{doing} {} objects failed:\n{}",
+                    many.len(),
+                    lines.join("\n")
+                )
+            }
+        };
+        Some(WaveFailure {
+            message,
+            category,
+            stopped: None,
+        })
+    }
 }
 
 impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
@@ -357,6 +410,15 @@ impl Engine {
                 return Err(e);
             }
         };
+        let allowed =
+            match guard::check(&pass.record, &plan, ws.prune, self.options.allow_mass_prune) {
+                Ok(a) => a,
+                Err(e) => {
+                    pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
+                        .await?;
+                    return Err(e.into());
+                }
+            };
         self.progress.event(&Event::SyncStarted {
             revision: revision.0.clone(),
             waves: plan.waves.len(),
@@ -443,9 +505,18 @@ impl Engine {
             }
         }
         self.checkpoint().map_err(SyncError::Cancelled)?;
-        let names: Vec<&str> = plan.waves.iter().map(|w| w.name.as_str()).collect();
-        self.prune_removed_waves(&ws, &names, &planned, &mut pass.record)
-            .await;
+        if let Err(e) = self
+            .prune_removed_waves(&ws, &allowed, &planned, &mut pass.record)
+            .await
+        {
+            pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
+                .await?;
+            self.progress.event(&Event::SyncFinished {
+                phase: "Failed".into(),
+                took: started.elapsed(),
+            });
+            return Err(e);
+        }
         pass.finish().await?;
         self.progress.event(&Event::SyncFinished {
             phase: "Ready".into(),
@@ -691,8 +762,8 @@ impl Engine {
                 counts,
             });
         }
-        if let Some(e) = errors.into_iter().next() {
-            return Err(e.into());
+        if let Some(failure) = WaveFailure::of_all(&errors, "applying") {
+            return Err(failure);
         }
         self.progress.event(&Event::WaveApplied {
             wave: wave.to_string(),
@@ -750,34 +821,53 @@ impl Engine {
             .cloned()
             .collect();
         let mut inventory: BTreeSet<ObjRef> = applied.refs.iter().cloned().collect();
+        let mut failure = None;
         if !stale.is_empty() {
             let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
             self.progress.event(&pruned_event(&wave.name, &out));
-            // A failed delete stays in the inventory for the next attempt.
+            // A failed delete stays in the inventory for the next attempt,
+            // and fails the wave with its category (a 403 stalls, a 503 is
+            // retried): the next wave must not start on a half-pruned one.
             inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
+            let errors: Vec<&ApplyError> = out.failed.iter().map(|(_, e)| e).collect();
+            failure = WaveFailure::of_all(&errors, "pruning");
         }
         record
             .inventory
             .waves
             .insert(wave.name.clone(), inventory.into_iter().collect());
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
-    /// Objects of waves that left wavesync.yaml are pruned once every wave is healthy.
+    /// Objects of waves that left wavesync.yaml are pruned once every wave
+    /// is healthy, when the policy allows it; otherwise they are kept, stay
+    /// in the inventory, and the record says so.
     async fn prune_removed_waves(
         &self,
         ws: &WaveSet,
-        names: &[&str],
+        allowed: &Allowed,
         planned: &BTreeSet<ObjRef>,
         record: &mut Record,
-    ) {
+    ) -> Result<(), SyncError> {
+        record.held.clear();
+        for h in &allowed.held {
+            self.progress.event(&Event::PruneHeld {
+                wave: h.wave.clone(),
+                objects: h.objects,
+            });
+            record.held.push(crate::state::HeldPrune {
+                wave: h.wave.clone(),
+                objects: h.objects,
+            });
+        }
         let gone: Vec<String> = record
             .inventory
             .waves
             .keys()
-            .filter(|k| !names.contains(&k.as_str()))
+            .filter(|k| ws.wave(k).is_none() && !allowed.held.iter().any(|h| &h.wave == *k))
             .cloned()
             .collect();
+        let mut errors = Vec::new();
         for wave in gone {
             let stale: Vec<ObjRef> = record
                 .inventory
@@ -793,16 +883,23 @@ impl Engine {
             if out.failed.is_empty() {
                 record.inventory.waves.remove(&wave);
             } else {
-                record
-                    .inventory
-                    .waves
-                    .insert(wave, out.failed.into_iter().map(|(r, _)| r).collect());
+                let (refs, failed): (Vec<ObjRef>, Vec<ApplyError>) = out.failed.into_iter().unzip();
+                record.inventory.waves.insert(wave, refs);
+                errors.extend(failed);
             }
+        }
+        match WaveFailure::of_all(&errors, "pruning removed waves") {
+            Some(f) => Err(SyncError::Prune {
+                message: f.message,
+                category: f.category,
+            }),
+            None => Ok(()),
         }
     }
 }
 
-/// The progress event of a prune: counts, and deletions by API group.
+/// The progress event of a prune: counts, deletions by API group, and the
+/// first failures.
 fn pruned_event(wave: &str, out: &prune::PruneOutcome) -> Event {
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     for r in out.deleted.iter().filter(|r| !out.gone.contains(r)) {
@@ -813,6 +910,12 @@ fn pruned_event(wave: &str, out: &prune::PruneOutcome) -> Event {
         deleted: out.deleted.len(),
         kept: out.kept.len(),
         failed: out.failed.len(),
+        failures: out
+            .failed
+            .iter()
+            .take(FAILURES_LISTED)
+            .map(|(_, e)| e.to_string())
+            .collect(),
         groups,
     }
 }

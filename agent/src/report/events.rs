@@ -46,6 +46,8 @@ pub mod reason {
     pub const COMPONENT_SKIPPED: &str = "ComponentSkipped";
     /// Objects removed from Git were pruned.
     pub const PRUNED: &str = "Pruned";
+    /// The objects of a removed wave are kept by the prune policy.
+    pub const PRUNE_HELD: &str = "PruneHeld";
     /// A config or permission error holds the WaveSet until a new commit.
     pub const STALLED: &str = "Stalled";
     /// This replica took the lease.
@@ -168,12 +170,28 @@ pub fn note_for(e: &Event) -> Option<Note> {
             deleted,
             kept,
             failed,
+            failures,
             ..
         } => n(
             *failed > 0,
             reason::PRUNED,
             "Prune",
-            format!("wave {wave}: pruned {deleted}, kept {kept}, failed {failed}"),
+            if failures.is_empty() {
+                format!("wave {wave}: pruned {deleted}, kept {kept}, failed {failed}")
+            } else {
+                format!(
+                    "wave {wave}: pruned {deleted}, kept {kept}, failed {failed}: {}",
+                    failures.join("; ")
+                )
+            },
+        ),
+        Event::PruneHeld { wave, objects } => n(
+            true,
+            reason::PRUNE_HELD,
+            "Prune",
+            format!(
+                "wave {wave} left wavesync.yaml: its {objects} object(s) are kept, not pruned (spec.prune.removedWaves is false)"
+            ),
         ),
         Event::Stalled {
             reason: why,

@@ -97,8 +97,18 @@ pub enum Event {
         kept: usize,
         /// How many deletes failed (they stay in the inventory).
         failed: usize,
+        /// The first failed deletes, each with its error.
+        failures: Vec<String>,
         /// Deleted objects by API group.
         groups: BTreeMap<String, usize>,
+    },
+    /// A wave left wavesync.yaml and its objects are kept, not pruned
+    /// (`spec.prune.removedWaves` is false).
+    PruneHeld {
+        /// The removed wave.
+        wave: String,
+        /// Its objects kept.
+        objects: usize,
     },
     /// A wave is healthy.
     WaveCompleted {
@@ -257,15 +267,22 @@ pub fn line(e: &Event) -> Option<String> {
             deleted,
             kept,
             failed,
+            failures,
             ..
         } => {
             let failed = if *failed > 0 {
-                format!(", {failed} failed (kept in the inventory)")
+                format!(
+                    ", {failed} failed (kept in the inventory): {}",
+                    failures.join("; ")
+                )
             } else {
                 String::new()
             };
             format!("  − {wave}: pruned {deleted}, kept {kept}{failed}")
         }
+        Event::PruneHeld { wave, objects } => format!(
+            "  ! wave {wave} is no longer in wavesync.yaml: its {objects} object(s) are kept, not pruned (set spec.prune.removedWaves: true to prune them)"
+        ),
         Event::WaveCompleted { wave, took } => {
             format!("  ✓ {wave} healthy in {:.1}s", took.as_secs_f64())
         }

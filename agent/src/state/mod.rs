@@ -9,7 +9,7 @@ pub mod record;
 pub mod store;
 
 pub use record::{
-    DRIFT_ITEMS, DriftItem, DriftStatus, Inventory, Phase, Record, SYNC_REQUEST_ANNOTATION, Stall,
-    SyncEntry, WaveRecord, WaveStatus,
+    DRIFT_ITEMS, DriftItem, DriftStatus, HeldPrune, Inventory, Phase, Record,
+    SYNC_REQUEST_ANNOTATION, Stall, SyncEntry, WaveRecord, WaveStatus,
 };
 pub use store::{StateError, StateStore};

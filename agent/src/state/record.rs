@@ -275,6 +275,20 @@ pub struct Record {
     /// the applied revision stays; cleared when a verified revision syncs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<Refusal>,
+    /// Waves removed from wavesync.yaml whose objects are kept, not pruned
+    /// (`spec.prune.removedWaves` is false); they stay in the inventory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldPrune>,
+}
+
+/// The objects of a removed wave, kept in the cluster by the prune policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldPrune {
+    /// The wave, no longer in wavesync.yaml.
+    pub wave: String,
+    /// Its objects kept.
+    pub objects: usize,
 }
 
 /// A head commit refused by signature verification (never a key or a
@@ -297,6 +311,22 @@ pub enum DecodeError {
     #[error("record.json: {0}")]
     Record(#[source] serde_json::Error),
     /// The inventory could not be decoded.
+    #[error("inventory: {0}")]
+    Inventory(String),
+    /// The ConfigMap has no `record.json`.
+    #[error("it has no {RECORD_KEY}")]
+    Missing,
+}
+
+/// Errors encoding a record for the ConfigMap. Never written as an empty
+/// record or inventory instead: an empty inventory would mean nothing is
+/// ever pruned again.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The record could not be serialized.
+    #[error("record.json: {0}")]
+    Record(#[source] serde_json::Error),
+    /// The inventory could not be serialized or compressed.
     #[error("inventory: {0}")]
     Inventory(String),
 }
@@ -389,18 +419,34 @@ impl Record {
     }
 
     /// The record's JSON (without the inventory).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+    ///
+    /// # Errors
+    /// When serialization fails.
+    pub fn to_json(&self) -> Result<String, EncodeError> {
+        serde_json::to_string_pretty(self).map_err(EncodeError::Record)
     }
 
-    /// The inventory, gzip-compressed and base64-encoded for `binaryData`.
-    pub fn encode_inventory(&self) -> String {
-        let json = serde_json::to_vec(&self.inventory).unwrap_or_default();
+    /// The inventory, gzip-compressed, as `binaryData` holds it.
+    ///
+    /// # Errors
+    /// When serialization or compression fails.
+    pub fn inventory_gzip(&self) -> Result<Vec<u8>, EncodeError> {
+        let json = serde_json::to_vec(&self.inventory)
+            .map_err(|e| EncodeError::Inventory(e.to_string()))?;
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        // Writing into a Vec cannot fail.
-        let _ = gz.write_all(&json);
-        let bytes = gz.finish().unwrap_or_default();
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        gz.write_all(&json)
+            .map_err(|e| EncodeError::Inventory(e.to_string()))?;
+        gz.finish()
+            .map_err(|e| EncodeError::Inventory(e.to_string()))
+    }
+
+    /// The inventory, gzip-compressed and base64-encoded (as `kubectl get -o
+    /// yaml` shows `binaryData`).
+    ///
+    /// # Errors
+    /// See [`Record::inventory_gzip`].
+    pub fn encode_inventory(&self) -> Result<String, EncodeError> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(self.inventory_gzip()?))
     }
 
     /// Decodes a record and its inventory from ConfigMap data.
@@ -483,7 +529,8 @@ mod tests {
         r.inventory
             .waves
             .insert("apps".into(), vec![objref(1), objref(2)]);
-        let back = Record::decode(&r.to_json(), Some(&r.encode_inventory())).expect("decodes");
+        let back = Record::decode(&r.to_json().unwrap(), Some(&r.encode_inventory().unwrap()))
+            .expect("decodes");
         assert_eq!(back, r);
     }
 
@@ -529,13 +576,13 @@ mod tests {
             });
         }
         assert_eq!(r.history.len(), HISTORY);
-        let size = r.to_json().len() + r.encode_inventory().len();
+        let size = r.to_json().unwrap().len() + r.encode_inventory().unwrap().len();
         assert!(
             size < 256 * 1024,
             "record of 5,000 objects takes {size} bytes"
         );
         assert_eq!(
-            Record::decode(&r.to_json(), Some(&r.encode_inventory()))
+            Record::decode(&r.to_json().unwrap(), Some(&r.encode_inventory().unwrap()))
                 .expect("decodes")
                 .inventory
                 .len(),

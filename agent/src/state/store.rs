@@ -43,6 +43,15 @@ pub enum StateError {
         #[source]
         source: DecodeError,
     },
+    /// The record could not be encoded; nothing was written.
+    #[error("state ConfigMap {name} not written: encoding the record failed ({source})")]
+    Encode {
+        /// ConfigMap name.
+        name: String,
+        /// Why.
+        #[source]
+        source: crate::state::record::EncodeError,
+    },
 }
 
 impl Categorized for StateError {
@@ -50,7 +59,7 @@ impl Categorized for StateError {
         match self {
             StateError::Api { source, .. } => source.category,
             StateError::Conflict { .. } | StateError::NotLeader { .. } => Category::Transient,
-            StateError::Corrupt { .. } => Category::Config,
+            StateError::Corrupt { .. } | StateError::Encode { .. } => Category::Config,
         }
     }
 }
@@ -112,12 +121,16 @@ impl StateStore {
         else {
             return Ok(None);
         };
+        let corrupt = |source| StateError::Corrupt {
+            name: self.name.clone(),
+            source,
+        };
         let json = cm
             .data
             .as_ref()
             .and_then(|d| d.get(RECORD_KEY))
             .cloned()
-            .unwrap_or_default();
+            .ok_or_else(|| corrupt(DecodeError::Missing))?;
         let inventory = cm
             .binary_data
             .as_ref()
@@ -126,11 +139,7 @@ impl StateStore {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD.encode(&b.0)
             });
-        let mut record =
-            Record::decode(&json, inventory.as_deref()).map_err(|source| StateError::Corrupt {
-                name: self.name.clone(),
-                source,
-            })?;
+        let mut record = Record::decode(&json, inventory.as_deref()).map_err(corrupt)?;
         record.sync_request = cm
             .metadata
             .annotations
@@ -153,10 +162,20 @@ impl StateStore {
         record: &Record,
         resource_version: Option<&str>,
     ) -> Result<String, StateError> {
-        use base64::Engine;
-        let inventory = base64::engine::general_purpose::STANDARD
-            .decode(record.encode_inventory())
-            .unwrap_or_default();
+        let encode = |source| StateError::Encode {
+            name: self.name.clone(),
+            source,
+        };
+        let inventory = record.inventory_gzip().map_err(encode)?;
+        let json = {
+            let mut r = record.clone();
+            r.updated = Some(
+                jiff::Timestamp::now()
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+            );
+            r.to_json().map_err(encode)?
+        };
         let cm = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
@@ -175,15 +194,7 @@ impl StateStore {
                     .map(|r| BTreeMap::from([(SYNC_REQUEST_ANNOTATION.to_string(), r.clone())])),
                 ..Default::default()
             },
-            data: Some(BTreeMap::from([(RECORD_KEY.to_string(), {
-                let mut r = record.clone();
-                r.updated = Some(
-                    jiff::Timestamp::now()
-                        .strftime("%Y-%m-%dT%H:%M:%SZ")
-                        .to_string(),
-                );
-                r.to_json()
-            })])),
+            data: Some(BTreeMap::from([(RECORD_KEY.to_string(), json)])),
             binary_data: Some(BTreeMap::from([(
                 INVENTORY_KEY.to_string(),
                 ByteString(inventory),
