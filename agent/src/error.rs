@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(category_of_kube(&api(429)), Category::Transient);
         assert_eq!(category_of_kube(&api(403)), Category::Permission);
         assert_eq!(category_of_kube(&api(422)), Category::Config);
-        let bad_json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let bad_json = serde_json::from_str::<serde_json::Value>("{").expect_err("not JSON");
         assert_eq!(
             category_of_kube(&kube::Error::SerdeError(bad_json)),
             Category::Config,

@@ -38,27 +38,27 @@ pub enum ApplyError {
     Discovery {
         /// The kind or group version asked about, or "every API group".
         what: String,
-        /// The client error.
+        /// The client error (boxed: the enum stays small).
         #[source]
-        source: ApiFailure,
+        source: Box<ApiFailure>,
     },
     /// Reading a live object failed (not "not found": that is `None`).
     #[error("reading {object}: {source}")]
     Read {
         /// The object.
         object: ObjRef,
-        /// The client error.
+        /// The client error (boxed: the enum stays small).
         #[source]
-        source: ApiFailure,
+        source: Box<ApiFailure>,
     },
     /// Deleting an object failed (a prune, or a Job re-created).
     #[error("deleting {object}: {source}")]
     Delete {
         /// The object.
         object: ObjRef,
-        /// The client error.
+        /// The client error (boxed: the enum stays small).
         #[source]
-        source: ApiFailure,
+        source: Box<ApiFailure>,
     },
     /// An object the server returned could not be turned into JSON.
     #[error("{object}: the server's answer could not be read: {message}")]

@@ -72,7 +72,7 @@ pub async fn replace_if_changed(
         Err(source) => {
             return Err(ApplyError::Delete {
                 object: r.clone(),
-                source: source.into(),
+                source: Box::new(source.into()),
             });
         }
     }
@@ -85,7 +85,7 @@ pub async fn replace_if_changed(
             Err(e) if category_of_kube(&e) != Category::Transient => {
                 return Err(ApplyError::Read {
                     object: r.clone(),
-                    source: e.into(),
+                    source: Box::new(e.into()),
                 });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,

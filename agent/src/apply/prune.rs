@@ -118,7 +118,7 @@ async fn prune_one(
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Pruned::Gone),
         Err(source) => Err(ApplyError::Delete {
             object: r.clone(),
-            source: source.into(),
+            source: Box::new(source.into()),
         }),
     }
 }

@@ -51,7 +51,7 @@ impl Resolver {
             .await
             .map_err(|source| ApplyError::Discovery {
                 what: "every API group".into(),
-                source: source.into(),
+                source: Box::new(source.into()),
             })?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         for group in discovery.groups() {
@@ -112,7 +112,7 @@ impl Resolver {
             Err(source) => {
                 return Err(ApplyError::Discovery {
                     what: format!("{api_version} {kind}"),
-                    source: source.into(),
+                    source: Box::new(source.into()),
                 });
             }
         };
@@ -156,7 +156,7 @@ impl Resolver {
             .await
             .map_err(|source| ApplyError::Read {
                 object: r.clone(),
-                source: source.into(),
+                source: Box::new(source.into()),
             })?;
         Ok(Some((api, live)))
     }

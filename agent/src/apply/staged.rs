@@ -235,7 +235,7 @@ impl Applier {
                     Err(e) if category_of_kube(&e) != Category::Transient => {
                         return Err(ApplyError::Read {
                             object: r.clone(),
-                            source: e.into(),
+                            source: Box::new(e.into()),
                         });
                     }
                     Err(e) => {

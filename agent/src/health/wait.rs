@@ -60,16 +60,16 @@ impl Categorized for WaitError {
 /// Reads one object: `Ok(None)` when it does not exist (yet), or its kind is
 /// not served (yet). A failed discovery is an error, not "not found".
 async fn read(resolver: &Resolver, r: &ObjRef) -> Result<Option<Value>, ApplyError> {
-    let Some((_, live)) = resolver.get(r).await? else {
+    let Some((_, Some(live))) = resolver.get(r).await? else {
         return Ok(None);
     };
-    live.map(|o| {
-        serde_json::to_value(o).map_err(|e| ApplyError::Decode {
+    match serde_json::to_value(live) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => Err(ApplyError::Decode {
             object: r.clone(),
             message: e.to_string(),
-        })
-    })
-    .transpose()
+        }),
+    }
 }
 
 /// Waits until every object in `objects` is healthy.

@@ -29,9 +29,9 @@ pub enum GateError {
     Cluster {
         /// What was checked.
         what: String,
-        /// The discovery error.
+        /// The discovery error (boxed: the enum stays small).
         #[source]
-        source: crate::apply::ApplyError,
+        source: Box<crate::apply::ApplyError>,
     },
     /// The object read could not be turned into JSON.
     #[error("checking {what}: the server's answer could not be read: {message}")]
@@ -79,7 +79,7 @@ async fn get(
         .await
         .map_err(|e| GateError::Cluster {
             what: what.clone(),
-            source: e,
+            source: Box::new(e),
         })?;
     let Some(resolved) = resolved else {
         return Ok(None);

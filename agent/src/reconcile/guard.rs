@@ -28,7 +28,7 @@ pub enum GuardError {
         /// Objects of its inventory not planned anywhere.
         objects: usize,
         /// One of them.
-        example: ObjRef,
+        example: String,
     },
     /// The pass would delete more than `spec.prune.maxDeleteShare` of the inventory.
     #[error(
@@ -115,7 +115,7 @@ pub fn check(
             return Err(GuardError::EmptyRender {
                 wave: wave.name.clone(),
                 objects: gone.len(),
-                example: (*first).clone(),
+                example: first.to_string(),
             });
         }
         stale.extend(gone);
@@ -227,7 +227,7 @@ mod tests {
             GuardError::EmptyRender {
                 wave: "apps".into(),
                 objects: 1,
-                example: cm("c")
+                example: "ConfigMap shop/c".into()
             }
         );
         assert!(
