@@ -344,9 +344,16 @@ pub enum Output {
 /// `wavesync status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Record location.
+    /// Cluster access.
     #[command(flatten)]
-    pub state: StateArgs,
+    pub cluster: ClusterArgs,
+    /// Namespace of the state ConfigMaps.
+    #[arg(long, default_value = "wavesync", env = "WAVESYNC_NAMESPACE")]
+    pub state_namespace: String,
+    /// The WaveSet to show in detail; without it, every record in the
+    /// namespace is listed (and shown in detail when there is only one).
+    #[arg(long, env = "WAVESYNC_WAVESET")]
+    pub waveset: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Table)]
     pub output: Output,

@@ -479,8 +479,15 @@ async fn seed_5_a_legacy_component_removed_from_git_is_pruned() {
             .any(|r| r.name == "primus-lens-jobs")
     );
 
-    // A whole wave leaves Git: its objects go too, and so does its inventory entry.
-    env.repo.write("wavesync.yaml", &waveset(false, false));
+    // A whole wave leaves Git on purpose (spec.prune.removedWaves says so):
+    // its objects go too, and so does its inventory entry.
+    env.repo.write(
+        "wavesync.yaml",
+        &waveset(false, false).replace(
+            "  namespace: shop\n",
+            "  namespace: shop\n  prune: { removedWaves: true }\n",
+        ),
+    );
     env.repo.remove("waves/legacy");
     env.repo.commit("remove the legacy wave");
     let (_, res) = env.sync(&env.engine()).await;

@@ -4,23 +4,44 @@ use crate::cli::{Output, StateArgs, StatusArgs};
 use crate::report::status;
 use crate::state::StateStore;
 
-/// Prints the record.
+/// Prints the record of `--waveset`; without it, lists every record in the
+/// namespace, or shows the only one in detail.
 pub async fn show(args: StatusArgs) -> anyhow::Result<()> {
-    let client = super::cluster::client(&args.state.cluster).await?;
-    let store = StateStore::new(client, &args.state.state_namespace, &args.state.waveset);
-    let Some(loaded) = store.load().await? else {
-        anyhow::bail!(
-            "no record for WaveSet {:?} in namespace {:?} (nothing synced yet)",
-            args.state.waveset,
-            args.state.state_namespace
-        );
+    let client = super::cluster::client(&args.cluster).await?;
+    let ns = &args.state_namespace;
+    let record = match &args.waveset {
+        Some(waveset) => {
+            let store = StateStore::new(client, ns, waveset);
+            let Some(loaded) = store.load().await? else {
+                anyhow::bail!(
+                    "no record for WaveSet {waveset:?} in namespace {ns:?} (nothing synced yet); `wavesync status` without --waveset lists the records there"
+                );
+            };
+            loaded.record
+        }
+        None => {
+            let mut all = StateStore::list(client, ns).await?;
+            match all.len() {
+                0 => anyhow::bail!(
+                    "no wavesync records in namespace {ns:?} (nothing synced yet, or the agent keeps its state elsewhere: --state-namespace)"
+                ),
+                1 => all.remove(0).1?,
+                _ => {
+                    match args.output {
+                        Output::Table => print!("{}", status::list_table(ns, &all)),
+                        Output::Json => println!(
+                            "{}",
+                            serde_json::to_string_pretty(&status::list_json(&all)?)?
+                        ),
+                    }
+                    return Ok(());
+                }
+            }
+        }
     };
     match args.output {
-        Output::Table => print!("{}", status::table(&loaded.record)),
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&status::json(&loaded.record))?
-        ),
+        Output::Table => print!("{}", status::table(&record)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(&status::json(&record)?)?),
     }
     Ok(())
 }

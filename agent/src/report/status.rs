@@ -1,6 +1,6 @@
 //! `wavesync status`: the record as a table or as JSON.
 
-use crate::state::{Record, WaveRecord};
+use crate::state::{Record, StateError, WaveRecord, WaveStatus};
 
 fn duration(w: &WaveRecord) -> String {
     let (Some(s), Some(f)) = (&w.started, &w.finished) else {
@@ -42,6 +42,12 @@ pub fn table(r: &Record) -> String {
             short(&Some(x.revision.clone())),
             x.reason,
             x.since
+        ));
+    }
+    for h in &r.held {
+        out.push_str(&format!(
+            "Held:     wave {} left wavesync.yaml; its {} object(s) are kept, not pruned (spec.prune.removedWaves: true prunes them)\n",
+            h.wave, h.objects
         ));
     }
     out.push_str(&format!("Objects:  {}\n\n", r.inventory.len()));
@@ -101,9 +107,107 @@ pub fn table(r: &Record) -> String {
     out
 }
 
+/// Every record of a namespace, one line each (`wavesync status` without
+/// `--waveset`); an unreadable record shows its error.
+pub fn list_table(namespace: &str, records: &[(String, Result<Record, StateError>)]) -> String {
+    let short = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| s[..s.len().min(12)].to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let header = [
+        "WAVESET", "PHASE", "TARGET", "APPLIED", "WAVES", "OBJECTS", "DRIFT", "UPDATED", "MESSAGE",
+    ]
+    .map(String::from);
+    let rows: Vec<[String; 9]> = records
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(r) => {
+                let done = r
+                    .waves
+                    .iter()
+                    .filter(|w| matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped))
+                    .count();
+                [
+                    name.clone(),
+                    r.phase.as_str().to_string(),
+                    short(&r.target_revision),
+                    short(&r.applied_revision),
+                    format!("{done}/{}", r.waves.len()),
+                    r.inventory.len().to_string(),
+                    r.drift.as_ref().map_or(0, |d| d.objects).to_string(),
+                    r.updated.clone().unwrap_or_else(|| "-".into()),
+                    r.message
+                        .as_deref()
+                        .and_then(|m| m.lines().next())
+                        .unwrap_or_default()
+                        .to_string(),
+                ]
+            }
+            Err(e) => {
+                let mut row = [
+                    "-".to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    e.to_string(),
+                ];
+                row[0] = name.clone();
+                row[1] = "Unreadable".into();
+                row
+            }
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = format!(
+        "{} WaveSet records in namespace {namespace} (--waveset NAME shows one):\n\n",
+        records.len()
+    );
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Every record of a namespace as JSON: `{"records": [...]}`, each as
+/// [`json`] gives it, an unreadable one as `{"waveset", "error"}`.
+///
+/// # Errors
+/// When a record cannot be serialized.
+pub fn list_json(
+    records: &[(String, Result<Record, StateError>)],
+) -> Result<serde_json::Value, serde_json::Error> {
+    let items = records
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(r) => json(r),
+            Err(e) => Ok(serde_json::json!({"waveset": name, "error": e.to_string()})),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::json!({ "records": items }))
+}
+
 /// The record as JSON, inventory included as a count per wave.
-pub fn json(r: &Record) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
+///
+/// # Errors
+/// When the record cannot be serialized.
+pub fn json(r: &Record) -> Result<serde_json::Value, serde_json::Error> {
+    let mut v = serde_json::to_value(r)?;
     let counts: serde_json::Map<String, serde_json::Value> = r
         .inventory
         .waves
@@ -111,13 +215,13 @@ pub fn json(r: &Record) -> serde_json::Value {
         .map(|(k, refs)| (k.clone(), refs.len().into()))
         .collect();
     v["inventory"] = serde_json::Value::Object(counts);
-    v
+    Ok(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Phase, WaveStatus};
+    use crate::state::Phase;
 
     #[test]
     fn the_table_lists_drifted_objects_with_fields_and_managers() {

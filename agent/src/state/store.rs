@@ -64,6 +64,42 @@ impl Categorized for StateError {
     }
 }
 
+/// The record ConfigMap's name is this and the WaveSet's.
+const NAME_PREFIX: &str = "wavesync-state-";
+
+/// The record a ConfigMap named `name` holds.
+fn from_configmap(name: &str, cm: ConfigMap) -> Result<Loaded, StateError> {
+    let corrupt = |source| StateError::Corrupt {
+        name: name.to_string(),
+        source,
+    };
+    let json = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get(RECORD_KEY))
+        .cloned()
+        .ok_or_else(|| corrupt(DecodeError::Missing))?;
+    let inventory = cm
+        .binary_data
+        .as_ref()
+        .and_then(|d| d.get(INVENTORY_KEY))
+        .map(|b| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(&b.0)
+        });
+    let mut record = Record::decode(&json, inventory.as_deref()).map_err(corrupt)?;
+    record.sync_request = cm
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SYNC_REQUEST_ANNOTATION))
+        .cloned();
+    Ok(Loaded {
+        record,
+        resource_version: cm.metadata.resource_version.unwrap_or_default(),
+    })
+}
+
 /// A record as read, with the resourceVersion to write against.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -86,7 +122,7 @@ impl StateStore {
     pub fn new(client: kube::Client, namespace: &str, waveset: &str) -> Self {
         StateStore {
             api: Api::namespaced(client, namespace),
-            name: format!("wavesync-state-{waveset}"),
+            name: format!("{NAME_PREFIX}{waveset}"),
             waveset: waveset.to_string(),
         }
     }
@@ -121,35 +157,36 @@ impl StateStore {
         else {
             return Ok(None);
         };
-        let corrupt = |source| StateError::Corrupt {
-            name: self.name.clone(),
-            source,
-        };
-        let json = cm
-            .data
-            .as_ref()
-            .and_then(|d| d.get(RECORD_KEY))
-            .cloned()
-            .ok_or_else(|| corrupt(DecodeError::Missing))?;
-        let inventory = cm
-            .binary_data
-            .as_ref()
-            .and_then(|d| d.get(INVENTORY_KEY))
-            .map(|b| {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.encode(&b.0)
-            });
-        let mut record = Record::decode(&json, inventory.as_deref()).map_err(corrupt)?;
-        record.sync_request = cm
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(SYNC_REQUEST_ANNOTATION))
-            .cloned();
-        Ok(Some(Loaded {
-            record,
-            resource_version: cm.metadata.resource_version.unwrap_or_default(),
-        }))
+        from_configmap(&self.name, cm).map(Some)
+    }
+
+    /// Every record in `namespace`, by WaveSet name; an unreadable one is
+    /// listed with its error rather than hiding the others.
+    ///
+    /// # Errors
+    /// When the ConfigMaps cannot be listed.
+    pub async fn list(
+        client: kube::Client,
+        namespace: &str,
+    ) -> Result<Vec<(String, Result<Record, StateError>)>, StateError> {
+        let api: Api<ConfigMap> = Api::namespaced(client, namespace);
+        let lp = kube::api::ListParams::default()
+            .labels("app.kubernetes.io/managed-by=wavesync,wavesync.io/waveset");
+        let list = api.list(&lp).await.map_err(|source| StateError::Api {
+            name: format!("{NAME_PREFIX}* in {namespace}"),
+            source: source.into(),
+        })?;
+        let mut out: Vec<(String, Result<Record, StateError>)> = list
+            .items
+            .into_iter()
+            .filter_map(|cm| {
+                let name = cm.metadata.name.clone()?;
+                let waveset = name.strip_prefix(NAME_PREFIX)?.to_string();
+                Some((waveset, from_configmap(&name, cm).map(|l| l.record)))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Writes the record: creates it when `resource_version` is `None`, else
