@@ -31,6 +31,11 @@ spec:
       path: waves/apps
 "#;
 
+/// A resolver over the client the agent uses.
+fn resolver(env: &Env) -> Resolver {
+    Resolver::new(wavesync::client::client(env.sim.config().clone()).unwrap())
+}
+
 /// Tries of one apply within one wave attempt (`Backoff::default()`).
 const OBJECT_ATTEMPTS: u32 = 6;
 
@@ -136,7 +141,7 @@ async fn regression_earlier_failures_and_cascades_do_not_use_up_a_waves_retry_bu
 #[tokio::test(flavor = "multi_thread")]
 async fn regression_a_forbidden_read_while_waiting_for_a_crd_fails_at_once_as_permission() {
     let env = Env::start().await;
-    let resolver = Resolver::new(env.sim.client().unwrap());
+    let resolver = resolver(&env);
     env.sim.faults().add(
         FaultRule::new(Fault::Status(403))
             .verb("get")
@@ -166,11 +171,7 @@ async fn regression_a_forbidden_read_while_waiting_for_a_crd_fails_at_once_as_pe
 #[tokio::test(flavor = "multi_thread")]
 async fn regression_a_discovery_failure_in_a_gate_keeps_its_category() {
     let env = Env::start().await;
-    // The client's own retries of 503s (kube's default layer) would only
-    // delay the answer this test is about.
-    let mut config = env.sim.config().clone();
-    config.default_retry = false;
-    let resolver = Resolver::new(kube::Client::try_from(config).unwrap());
+    let resolver = resolver(&env);
     let reqs = [Requirement::Crd("widgets.example.com".into())];
     // Discovery requests have no resource.
     env.sim
@@ -209,7 +210,7 @@ async fn regression_a_discovery_failure_in_a_gate_keeps_its_category() {
 #[tokio::test(flavor = "multi_thread")]
 async fn regression_a_refused_discovery_in_a_health_wait_is_not_read_as_not_found_yet() {
     let env = Env::start().await;
-    let resolver = Resolver::new(env.sim.client().unwrap());
+    let resolver = resolver(&env);
     let widget = ObjRef {
         api_version: "example.com/v1".into(),
         kind: "Widget".into(),
@@ -244,4 +245,37 @@ async fn regression_a_refused_discovery_in_a_health_wait_is_not_read_as_not_foun
 /// A YAML document as JSON.
 fn yaml_to_json(text: &str) -> serde_json::Value {
     serde_saphyr::from_str(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_lasting_503_fails_a_request_after_a_few_retries_not_minutes() {
+    let env = Env::start().await;
+    let resolver = resolver(&env);
+    let settings = ObjRef {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        namespace: "default".into(),
+        name: "settings".into(),
+    };
+    resolver.get(&settings).await.expect("discovery warms up");
+    env.sim.counters().reset();
+    env.sim.faults().add(
+        FaultRule::new(Fault::Status(503))
+            .verb("get")
+            .resource("configmaps"),
+    );
+    let started = Instant::now();
+    let err = resolver.get(&settings).await.expect_err("still 503");
+    assert_eq!(err.category(), Category::Transient, "{err}");
+    assert_eq!(
+        env.sim.counters().get("get", "configmaps"),
+        1 + u64::from(wavesync::client::REQUEST_RETRIES),
+        "the request and its retries"
+    );
+    // kube's default policy would still be retrying (15 times, up to 1,000 s apart).
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -73,7 +73,7 @@ pub async fn client(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
             .await
             .context("finding cluster credentials (kubeconfig or in-cluster)")?,
     };
-    kube::Client::try_from(config).context("building the Kubernetes client")
+    crate::client::client(config).context("building the Kubernetes client")
 }
 
 /// Creates the agent's namespace (for the record and the Lease) when it does not exist yet.

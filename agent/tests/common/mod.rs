@@ -189,7 +189,7 @@ impl Env {
 
     pub async fn start_with(options: SimOptions) -> Env {
         let sim = Sim::start_with(options).await.unwrap();
-        let client = sim.client().unwrap();
+        let client = wavesync::client::client(sim.config().clone()).unwrap();
         let repo = TestRepo::new();
         let cache = tempfile::tempdir().unwrap();
         let source = GitSource::new(SourceSpec {
