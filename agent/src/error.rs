@@ -39,6 +39,25 @@ impl Category {
         })
     }
 
+    /// What happens next and what to do, as the CLI prints it after an
+    /// error (docs/troubleshooting.md says more).
+    pub fn advice(self) -> &'static str {
+        match self {
+            Category::Transient => {
+                "it may pass by itself: `wavesync run` retries it with backoff; `wavesync sync` again retries it now"
+            }
+            Category::Config => {
+                "fix the repository: the agent holds this revision (Stalled) until a new commit or a manual `wavesync sync`"
+            }
+            Category::Permission => {
+                "grant the agent the access named above: the agent holds this revision (Stalled) until a new commit or a manual `wavesync sync`"
+            }
+            Category::Component => {
+                "an object did not become healthy: look at its status and events; `wavesync run` retries with backoff"
+            }
+        }
+    }
+
     /// The label value used in metrics and the state record.
     pub fn as_str(self) -> &'static str {
         match self {

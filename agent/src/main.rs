@@ -19,9 +19,31 @@ fn main() -> std::process::ExitCode {
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
+            if let Some(category) = category(&e) {
+                eprintln!("  category: {category}: {}", category.advice());
+            }
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The category of the first categorized error in the chain.
+fn category(e: &anyhow::Error) -> Option<wavesync::error::Category> {
+    use wavesync::error::Categorized;
+    e.chain().find_map(|c| {
+        if let Some(e) = c.downcast_ref::<wavesync::reconcile::SyncError>() {
+            Some(e.category())
+        } else if let Some(e) = c.downcast_ref::<wavesync::config::ConfigError>() {
+            Some(e.category())
+        } else if let Some(e) = c.downcast_ref::<wavesync::state::StateError>() {
+            Some(e.category())
+        } else if let Some(e) = c.downcast_ref::<wavesync::source::SourceError>() {
+            Some(e.category())
+        } else {
+            c.downcast_ref::<wavesync::render::RenderError>()
+                .map(Categorized::category)
+        }
+    })
 }
 
 fn run() -> anyhow::Result<std::process::ExitCode> {

@@ -279,3 +279,35 @@ async fn regression_a_lasting_503_fails_a_request_after_a_few_retries_not_minute
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_names_the_category_of_a_failed_sync_and_what_to_do() {
+    let mut env = Env::start().await;
+    two_waves(&env, "1");
+    env.repo.commit("initial");
+    env.sync(&env.engine()).await.1.expect("first sync");
+    // Three of five objects removed: the mass-deletion guard says no.
+    for n in ["a", "b", "c"] {
+        env.repo.remove(&format!("waves/apps/cm-{n}.yaml"));
+    }
+    env.repo
+        .write("waves/apps/cm-d.yaml", &configmap("d", "shop", "1", &[]));
+    env.repo.commit("remove three");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wavesync"))
+        .arg("sync")
+        .envs(common::agent::kube_env(&env, &env.repo))
+        .env("WAVESYNC_CACHE", env.temp().join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("would prune 3 of the 5 objects")
+            && stderr.contains("category: config: fix the repository"),
+        "{stderr}"
+    );
+    assert!(
+        env.exists("v1", "ConfigMap", "shop", "a").await,
+        "nothing pruned"
+    );
+}
