@@ -147,6 +147,17 @@ spec:
 
 /// The Secret `creds`: `data.password` = base64 of `data`, `stringData.apiKey`
 /// = `string_data`, and a config file whose second line is [`MULTILINE`].
+/// From the second commit on: a last wave whose health rule on Secrets is
+/// wrong (a string minus an integer), so that the rule's error, which reads
+/// the Secret's `data`, becomes the wave's failure message.
+const RULES_WAVE: &str = r#"    - name: rules
+      path: waves/rules
+      health:
+        - apiVersion: v1
+          kind: Secret
+          ready: "self.data.password - 1 > 0"
+"#;
+
 fn secret(kind: &str, data: &str, string_data: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: shop\ntype: {kind}\ndata:\n  password: {}\nstringData:\n  apiKey: {string_data}\n  app.ini: |\n    [db]\n    password = {MULTILINE}\n    user = {string_data}\n",
@@ -511,6 +522,9 @@ pub async fn run(_scale: Scale) -> Outcome {
     envs.push(("WAVESYNC_REPO", url.clone()));
     envs.push(("WAVESYNC_GIT_TOKEN", TOKEN.into()));
     envs.push(("WAVESYNC_CACHE", cache.display().to_string()));
+    // The failed rule wave is retried: soon, so that the next commit is too.
+    envs.push(("WAVESYNC_RETRY_BACKOFF", "1s".into()));
+    envs.push(("WAVESYNC_MAX_BACKOFF", "2s".into()));
     let args = vec![
         "--notify-webhook-url-file".to_string(),
         hook_file.display().to_string(),
@@ -611,6 +625,11 @@ pub async fn run(_scale: Scale) -> Outcome {
         "waves/secrets/creds.yaml",
         &secret("Opaque", DATA_2, STRING_2),
     );
+    repo.write("wavesync.yaml", &format!("{WAVESET_YAML}{RULES_WAVE}"));
+    repo.write(
+        "waves/rules/probe.yaml",
+        &secret("Opaque", DATA_2, STRING_2).replace("name: creds", "name: probe"),
+    );
     let second = repo.commit("second");
     for o in ["text", "markdown", "json"] {
         let (code, out) = cli(strings(&[
@@ -623,8 +642,17 @@ pub async fn run(_scale: Scale) -> Outcome {
         }
         search.check(&format!("diff (offline) -o {o}"), &out);
     }
-    if !wait(STEP, || applied(second.clone())).await {
-        search.fail("the agent did not apply the second commit".into());
+    let rule_failed = wait(STEP, || async {
+        let r = try_record(&env, WAVESET).await?;
+        let w = r.wave("rules")?;
+        (r.target_revision.as_deref() == Some(second.as_str())
+            && w.status == wavesync::state::WaveStatus::Failed
+            && r.wave("secrets")?.status == wavesync::state::WaveStatus::Completed)
+            .then_some(())
+    })
+    .await;
+    if !rule_failed {
+        search.fail("the wrong health rule on Secrets did not fail its wave".into());
     }
 
     // A third commit the server rejects: the Secret's type is immutable.
