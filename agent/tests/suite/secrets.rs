@@ -35,6 +35,8 @@ const STRING_2: &str = "str1ngData-second-LeakHunt";
 const DRIFT: &str = "dr1ftByHand-LeakHunt";
 /// The plaintext of the Secret the server rejects (third commit).
 const REJECTED: &str = "rej3ctedData-LeakHunt";
+/// A line without `=` in a secretGenerator's env file (fourth commit).
+const ENV_LINE: &str = "envF1leLine-LeakHunt";
 /// A line inside a multi-line `stringData` value (a config file).
 const MULTILINE: &str = "mult1lineSecret-LeakHunt";
 /// The secret path segment of the notification webhook's URL (as a Slack
@@ -80,6 +82,7 @@ fn planted() -> Vec<Planted> {
             MULTILINE,
         ),
         ("the value on the unparsable line of commit 4", BROKEN),
+        ("the malformed env-file line of commit 4", ENV_LINE),
     ] {
         out.push(Planted {
             kind: format!("{what} (plaintext)"),
@@ -698,6 +701,11 @@ pub async fn run(_scale: Scale) -> Outcome {
             &format!("apiKey: {BROKEN}: [x"),
         ),
     );
+    repo.write(
+        "waves/generated/kustomization.yaml",
+        "namespace: shop\nresources: [settings.yaml]\nsecretGenerator:\n- name: gen\n  envs: [db.env]\n",
+    );
+    repo.write("waves/generated/db.env", &format!("USER=app\n{ENV_LINE}\n"));
     let fourth = repo.commit("fourth");
     for o in ["text", "json"] {
         let (code, out) = cli(strings(&["validate", "--dir", &dir, "--output", o])).await;
