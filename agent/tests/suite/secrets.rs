@@ -37,6 +37,8 @@ const DRIFT: &str = "dr1ftByHand-LeakHunt";
 const REJECTED: &str = "rej3ctedData-LeakHunt";
 /// A line without `=` in a secretGenerator's env file (fourth commit).
 const ENV_LINE: &str = "envF1leLine-LeakHunt";
+/// A `stringData` value with a tag it does not fit (fifth commit).
+const TAGGED: &str = "t4ggedValue-LeakHunt";
 /// A line inside a multi-line `stringData` value (a config file).
 const MULTILINE: &str = "mult1lineSecret-LeakHunt";
 /// The secret path segment of the notification webhook's URL (as a Slack
@@ -83,6 +85,7 @@ fn planted() -> Vec<Planted> {
         ),
         ("the value on the unparsable line of commit 4", BROKEN),
         ("the malformed env-file line of commit 4", ENV_LINE),
+        ("the !!int-tagged stringData value of commit 5", TAGGED),
     ] {
         out.push(Planted {
             kind: format!("{what} (plaintext)"),
@@ -746,6 +749,43 @@ pub async fn run(_scale: Scale) -> Outcome {
     .await;
     if !failed {
         search.fail("the unparsable commit did not fail the sync".into());
+    }
+
+    // A fifth commit whose only error is a value with a tag it does not fit.
+    repo.write(
+        "waves/secrets/creds.yaml",
+        &secret("Opaque", DATA_2, STRING_2).replace(
+            &format!("apiKey: {STRING_2}"),
+            &format!("apiKey: !!int {TAGGED}"),
+        ),
+    );
+    repo.write(
+        "waves/generated/kustomization.yaml",
+        "namespace: shop\nresources: [settings.yaml]\n",
+    );
+    let fifth = repo.commit("fifth");
+    let (_, out) = cli(strings(&[
+        "render",
+        "--dir",
+        &dir,
+        "--helm-engine",
+        "libhelm",
+    ]))
+    .await;
+    search.check("render (a tag that does not fit)", &out);
+    let (_, out) = cli(strings(&[
+        "diff", "--base", &fourth, "--head", &fifth, "--dir", &dir,
+    ]))
+    .await;
+    search.check("diff (offline, a tag that does not fit)", &out);
+    let failed = wait(STEP, || async {
+        let r = try_record(&env, WAVESET).await?;
+        (r.target_revision.as_deref() == Some(fifth.as_str()) && r.phase == Phase::Failed)
+            .then_some(())
+    })
+    .await;
+    if !failed {
+        search.fail("the commit with a tag that does not fit did not fail the sync".into());
     }
 
     // Where the user reads the outcome.
