@@ -5,3 +5,10 @@
 
 mod common;
 mod suite;
+
+/// Area 5 of issue 12: no planted secret (Secret `data` and `stringData`
+/// values, plain and base64, and the Git token) in any output of the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_leak() {
+    suite::secrets::run(suite::Scale::Test).await.assert_clean();
+}

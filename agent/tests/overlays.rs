@@ -270,6 +270,39 @@ fn a_symlink_out_of_the_repository_is_an_error() {
     assert!(matches!(e, RenderError::OutsideRepo { .. }), "{e}");
 }
 
+/// Found by the fault suite's secrets area: a malformed secretGenerator
+/// literal or env-file line was quoted whole in the error, which reaches
+/// the record, `status`, Events and notifications.
+#[test]
+fn a_malformed_generator_value_is_not_quoted_in_the_error() {
+    let planted = "hunter2-planted-value";
+    for (kustomization, said) in [
+        (
+            format!("secretGenerator:\n- name: s\n  literals: [a=b, {planted}]\n"),
+            "`secretGenerator[0].literals[1]` is not key=value",
+        ),
+        (
+            format!("secretGenerator:\n- name: s\n  literals: [\"={planted}\"]\n"),
+            "`secretGenerator[0].literals[0]` is not key=value",
+        ),
+        (
+            "secretGenerator:\n- name: s\n  envs: [db.env]\n".to_string(),
+            "o/db.env:3:1: the line has no `=`",
+        ),
+    ] {
+        let dir = repo(&[
+            ("o/kustomization.yaml", &kustomization),
+            (
+                "o/db.env",
+                &format!("# the database\nUSER=app\n{planted}\n"),
+            ),
+        ]);
+        let e = render(dir.path(), "o");
+        assert!(!e.contains(planted), "the value is in: {e}");
+        assert!(e.contains(said), "{e} does not say {said}");
+    }
+}
+
 #[test]
 fn kustomize_build_errors_are_errors_too() {
     let dep = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {}\n";

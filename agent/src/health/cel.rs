@@ -178,13 +178,77 @@ impl Expr {
                 self.source,
                 type_name(&other)
             )),
-            Err(ExecutionError::NoSuchKey(key)) => {
+            // A key the rule spells out is named; one computed from the
+            // object (`self.data[self.x]`) may be a value, and is not.
+            Err(ExecutionError::NoSuchKey(key)) if self.source.contains(key.as_str()) => {
                 Ok(Verdict::Missing(format!("no field {key} yet")))
             }
+            Err(ExecutionError::NoSuchKey(_)) => Ok(Verdict::Missing(
+                "a field the rule reads is missing".to_owned(),
+            )),
             Err(ExecutionError::IndexOutOfBounds(_)) => Ok(Verdict::Missing(
                 "list shorter than the rule expects".to_owned(),
             )),
-            Err(e) => Err(format!("rule {} cannot be evaluated: {e}", self.source)),
+            Err(e) => Err(format!(
+                "rule {} cannot be evaluated: {}",
+                self.source,
+                describe(&e)
+            )),
+        }
+    }
+}
+
+/// What went wrong, with the types of the values involved but never the
+/// values: the CEL crate's own messages print them (`String("…") can not be
+/// compared to Int(5)`), and a rule's message reaches the record, `status`,
+/// Events and notifications — with a Secret's `data` in it, for a rule on
+/// Secrets.
+fn describe(e: &ExecutionError) -> String {
+    match e {
+        ExecutionError::ValuesNotComparable(a, b) => {
+            format!("{} cannot be compared to {}", type_name(a), type_name(b))
+        }
+        ExecutionError::UnsupportedBinaryOperator(op, a, b) => format!(
+            "operator '{op}' does not apply to {} and {}",
+            type_name(a),
+            type_name(b)
+        ),
+        ExecutionError::UnsupportedIndex(index, target) => {
+            format!("{} cannot index {}", type_name(index), type_name(target))
+        }
+        ExecutionError::UnsupportedTargetType { target } => {
+            format!("invalid argument type: {}", type_name(target))
+        }
+        ExecutionError::NotSupportedAsMethod { method, target } => {
+            format!(
+                "method '{method}' is not supported on {}",
+                type_name(target)
+            )
+        }
+        ExecutionError::UnsupportedKeyType(k) => format!("{} cannot be a map key", type_name(k)),
+        // The function's message quotes its arguments (`int('…')`).
+        ExecutionError::FunctionError { function, .. } => {
+            format!("function '{function}' failed on the object's values")
+        }
+        ExecutionError::DivisionByZero(_) | ExecutionError::RemainderByZero(_) => {
+            "division by zero".to_owned()
+        }
+        ExecutionError::Overflow(op, _, _) => format!("overflow in operator '{op}'"),
+        ExecutionError::DuplicateKey(_) => "a map literal repeats a key".to_owned(),
+        // These name types, counts and identifiers only.
+        ExecutionError::InvalidArgumentCount { .. }
+        | ExecutionError::UnexpectedType { .. }
+        | ExecutionError::NoSuchOverload(_)
+        | ExecutionError::UndeclaredReference(_)
+        | ExecutionError::MissingArgumentOrTarget => e.to_string(),
+        // Anything else (deprecated or future variants) by its name alone.
+        other => {
+            let debug = format!("{other:?}");
+            let name = debug
+                .split(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            format!("CEL error {name}")
         }
     }
 }
@@ -199,6 +263,7 @@ fn type_name(v: &CelValue) -> &'static str {
         CelValue::String(_) => "a string",
         CelValue::Bytes(_) => "bytes",
         CelValue::Null => "null",
+        CelValue::Bool(_) => "a boolean",
         _ => "a non-boolean value",
     }
 }
@@ -334,6 +399,50 @@ mod tests {
         let null = serde_json::json!({"kind": "VMSingle", "status": null});
         assert!(
             matches!(rule.assess(&null), Health::Progressing(m) if m.contains("no field status"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_evaluation_error_names_types_but_never_the_values_of_the_object()
+    -> Result<(), HealthError> {
+        // Found by the fault suite's secrets area: the CEL crate's messages
+        // quote values, so a wrong rule on Secrets put `data` into the wave's
+        // message (record, status, Events, notifications).
+        let planted = "cGw0aW5EYXRhLUxlYWtIdW50"; // base64 of a planted value
+        let obj = serde_json::json!({"kind": "Secret", "data": {"password": planted}});
+        for (rule, expected) in [
+            (
+                "self.data.password - 1 > 0",
+                "operator 'sub' does not apply to a string and an integer",
+            ),
+            (
+                "{self.data.password: 1, self.data.password: 2}.size() == 1",
+                "a map literal repeats a key",
+            ),
+            (
+                "self.data[self.data.password] == 1",
+                "a field the rule reads is missing",
+            ),
+            ("int(self.data.password) > 0", "function 'int' failed"),
+            ("self.data.password.size() / 0 > 1", "division by zero"),
+        ] {
+            let r = CompiledRule::compile(None, "Secret", rule, None)?;
+            let why = match r.assess(&obj) {
+                Health::Failed(why) | Health::Progressing(why) => why,
+                Health::Ready => panic!("{rule}: not ready"),
+            };
+            assert!(!why.contains(planted), "{rule}: the value is in {why:?}");
+            assert!(
+                why.contains(expected),
+                "{rule}: {why:?} does not say {expected:?}"
+            );
+        }
+        // A missing field the rule names is still named.
+        let r = CompiledRule::compile(None, "Secret", "self.data.token == 'x'", None)?;
+        assert_eq!(
+            r.assess(&obj),
+            Health::Progressing("waiting for Secret ready rule (no field token yet)".to_owned())
         );
         Ok(())
     }

@@ -156,30 +156,29 @@ fn pairs(
         let path = join_file(req, dir, &e, file)?;
         let text = read_text(req, &path.rel)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-        for line in text.lines() {
+        for (n, line) in text.lines().enumerate() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             // kustomize would read a bare `KEY` from its own environment,
-            // which would make the render depend on the agent's.
+            // which would make the render depend on the agent's. The line is
+            // not quoted: in a secretGenerator's env file it is likely a value.
             let Some((k, v)) = line.split_once('=') else {
-                return Err(err(
-                    &path.rel,
-                    format!(
-                        "line `{line}` has no `=` (reading a value from the environment is not supported)"
-                    ),
-                ));
+                return Err(RenderError::Syntax {
+                    file: path.rel.clone(),
+                    line: n + 1,
+                    column: 1,
+                    message: "the line has no `=` (reading a value from the environment is not supported)".into(),
+                });
             };
             add(&mut p, k.to_owned(), Some(v.to_owned()), Vec::new())?;
         }
     }
-    for lit in strs(g, "literals", at, file)? {
+    for (n, lit) in strs(g, "literals", at, file)?.into_iter().enumerate() {
+        // Without its `=`, a literal is as likely a value as a key: not quoted.
         let Some((k, v)) = lit.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            return Err(err(
-                file,
-                format!("`{at}`: literal `{lit}` is not key=value"),
-            ));
+            return Err(err(file, format!("`{at}.literals[{n}]` is not key=value")));
         };
         add(
             &mut p,
