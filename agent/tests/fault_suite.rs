@@ -5,3 +5,15 @@
 
 mod common;
 mod suite;
+
+use suite::Scale;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_20_points_of_a_sync_each_rerun_resumes() {
+    suite::kill::run(Scale::Test).await.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agents_one_acts_takeover_resumes_and_api_restarts_are_survived() {
+    suite::agents::run(Scale::Test).await.assert_clean();
+}

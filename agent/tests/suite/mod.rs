@@ -6,6 +6,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod agents;
+pub mod kill;
+
 /// How much of an area to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
