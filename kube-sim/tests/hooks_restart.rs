@@ -15,6 +15,10 @@ use kube_sim::faults::{Call, Hook};
 use kube_sim::{Fault, FaultRule, Storage};
 use serde_json::json;
 
+/// What a hook saw of a request: verb, namespace, dry run, and whether the
+/// object still existed at that moment.
+type Seen = (String, Option<String>, bool, bool);
+
 fn cm(name: &str) -> kube::api::DynamicObject {
     dynobj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}))
 }
@@ -26,8 +30,7 @@ async fn a_hook_sees_the_request_before_it_is_served_and_the_request_is_still_se
     api.create(&PostParams::default(), &cm("a"))
         .await
         .expect("create");
-    // What the hook saw, and whether the object still existed at that moment.
-    let seen: Arc<Mutex<Vec<(String, Option<String>, bool, bool)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let probe = configmaps(&client, "hk");
     let log = seen.clone();
     let handle = tokio::runtime::Handle::current();
@@ -36,7 +39,7 @@ async fn a_hook_sees_the_request_before_it_is_served_and_the_request_is_still_se
             let exists = tokio::task::block_in_place(|| {
                 handle.block_on(async { probe.get_opt("a").await.ok().flatten().is_some() })
             });
-            log.lock().unwrap().push((
+            log.lock().expect("hook log").push((
                 c.verb.to_string(),
                 c.namespace.map(String::from),
                 c.dry_run,
@@ -60,7 +63,7 @@ async fn a_hook_sees_the_request_before_it_is_served_and_the_request_is_still_se
         .await
         .expect("delete");
     assert_eq!(
-        *seen.lock().unwrap(),
+        *seen.lock().expect("hook log"),
         vec![
             ("delete".to_string(), Some("hk".to_string()), true, true),
             ("delete".to_string(), Some("hk".to_string()), false, true),
