@@ -7,8 +7,8 @@
 //! conflicts, dry-run, the status subresource, CRDs that become served types,
 //! finalizers, owner references and namespace deletion. Around that it adds what
 //! tests need and a cluster does not have: a readiness simulator (see
-//! [`controllers`]), fault injection ([`faults`]) and request counters
-//! ([`metrics`]).
+//! [`controllers`]), fault injection ([`faults`]), request counters
+//! ([`metrics`]) and restarts ([`Sim::restart`]).
 //!
 //! Its yardstick is the set of cases recorded from kube-apiserver v1.32 in
 //! `tests/conformance/`; `tests/conformance.rs` replays them. Known deviations
