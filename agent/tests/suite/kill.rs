@@ -415,6 +415,7 @@ async fn expire_lease(env: &Env) {
     let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(300))
         .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         .to_string();
+    // No Lease when the kill came before it was taken: nothing to expire.
     let _ = leases
         .patch(
             &format!("wavesync-{WAVESET}"),
