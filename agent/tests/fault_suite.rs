@@ -6,9 +6,24 @@
 mod common;
 mod suite;
 
+use suite::Scale;
+
+/// Area 1 of issue 12: `kill -9` of the agent at 20 points of a 5-wave
+/// sync; every rerun resumes to Ready without re-applying completed waves.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_at_20_points_of_a_sync_each_rerun_resumes() {
+    suite::kill::run(Scale::Test).await.assert_clean();
+}
+
+/// Area 3 of issue 12: two agents, a killed leader and API server restarts.
+#[tokio::test(flavor = "multi_thread")]
+async fn agents_one_acts_takeover_resumes_and_api_restarts_are_survived() {
+    suite::agents::run(Scale::Test).await.assert_clean();
+}
+
 /// Area 5 of issue 12: no planted secret (Secret `data` and `stringData`
 /// values, plain and base64, and the Git token) in any output of the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_leak() {
-    suite::secrets::run(suite::Scale::Test).await.assert_clean();
+    suite::secrets::run(Scale::Test).await.assert_clean();
 }

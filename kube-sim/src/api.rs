@@ -121,12 +121,28 @@ pub async fn handle(core: Arc<Core>, req: Request) -> Response {
     }
     let target = route::resolve(&core.registry(), &req.path);
     let verb = verb_of(&req, &target);
-    let (resource, name) = match &target {
-        Target::Resource(rp) => (rp.rt.resource.clone(), rp.name.clone()),
-        _ => (String::new(), None),
+    let (resource, namespace, name) = match &target {
+        Target::Resource(rp) => (
+            rp.rt.resource.clone(),
+            rp.namespace.clone(),
+            rp.name.clone(),
+        ),
+        _ => (String::new(), None, None),
     };
+    let dry_run = is_dry_run(&req);
     core.counters.record(verb, &resource);
+    if let Some(name) = &name {
+        core.counters
+            .record_object(verb, &resource, namespace.as_deref(), name, dry_run);
+    }
     match core.faults.check(verb, &resource, name.as_deref()) {
+        Some(Fault::Hook(hook)) => hook.call(&crate::faults::Call {
+            verb,
+            resource: &resource,
+            namespace: namespace.as_deref(),
+            name: name.as_deref(),
+            dry_run,
+        }),
         Some(Fault::Status(code)) => return ApiError::injected(code).into(),
         Some(Fault::Drop) => {
             return Response {
@@ -168,6 +184,21 @@ pub async fn handle(core: Arc<Core>, req: Request) -> Response {
             Err(e) => e.into(),
         },
     }
+}
+
+/// `dryRun=All` in the query, or in a DELETE's DeleteOptions body (where the
+/// kube client puts it).
+fn is_dry_run(req: &Request) -> bool {
+    if req.param("dryRun") == Some("All") {
+        return true;
+    }
+    req.method == "DELETE"
+        && !req.body.is_empty()
+        && serde_json::from_slice::<Value>(&req.body).is_ok_and(|b| {
+            b.get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|d| d.iter().any(|v| v == "All"))
+        })
 }
 
 fn parse(s: &str) -> Value {

@@ -1,7 +1,8 @@
-//! Fault injection: rules that make matching requests fail, slow down or drop.
+//! Fault injection: rules that make matching requests fail, slow down or
+//! drop, or run a test's closure while the request is in flight.
 
 use rand::Rng;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What a matching request gets.
@@ -13,6 +14,56 @@ pub enum Fault {
     Latency(Duration),
     /// The connection is closed without a response.
     Drop,
+    /// The closure runs when the request has arrived and before it is
+    /// served; then the request is served normally. A test uses it to act
+    /// at an exact request: kill the client while its write is in flight
+    /// (the server still performs the write; the client never sees the
+    /// answer), or count requests to pick the N-th.
+    Hook(Hook),
+}
+
+/// The request a [`Fault::Hook`] sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// kube verb (get, list, watch, create, update, patch, delete, deletecollection).
+    pub verb: &'a str,
+    /// Plural resource name ("" for non-resource paths such as discovery).
+    pub resource: &'a str,
+    /// Namespace in the path.
+    pub namespace: Option<&'a str>,
+    /// Object name in the path.
+    pub name: Option<&'a str>,
+    /// `dryRun=All`: the server will not persist it.
+    pub dry_run: bool,
+}
+
+/// The closure of a [`Fault::Hook`]. It runs on the server's request task,
+/// so it should be quick (killing a process and reaping it is fine).
+#[derive(Clone)]
+pub struct Hook(Arc<dyn Fn(&Call<'_>) + Send + Sync>);
+
+impl Hook {
+    /// A hook running `f`.
+    pub fn new(f: impl Fn(&Call<'_>) + Send + Sync + 'static) -> Self {
+        Hook(Arc::new(f))
+    }
+
+    /// Runs the closure.
+    pub fn call(&self, call: &Call<'_>) {
+        (self.0)(call)
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook(..)")
+    }
+}
+
+impl PartialEq for Hook {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Which requests a rule applies to; `None` matches anything.
@@ -92,7 +143,9 @@ impl Faults {
         self.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    /// The fault for a request, if a rule matches (consuming one of its uses).
+    /// The fault for a request, if a rule matches (consuming one of its
+    /// uses). A [`Fault::Hook`] is returned like any fault: the caller runs
+    /// it, outside this lock, so a slow hook does not hold other requests.
     pub fn check(&self, verb: &str, resource: &str, name: Option<&str>) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         let mut hit = None;

@@ -7,8 +7,8 @@
 //! conflicts, dry-run, the status subresource, CRDs that become served types,
 //! finalizers, owner references and namespace deletion. Around that it adds what
 //! tests need and a cluster does not have: a readiness simulator (see
-//! [`controllers`]), fault injection ([`faults`]) and request counters
-//! ([`metrics`]).
+//! [`controllers`]), fault injection ([`faults`]), request counters
+//! ([`metrics`]) and restarts ([`Sim::restart`]).
 //!
 //! Its yardstick is the set of cases recorded from kube-apiserver v1.32 in
 //! `tests/conformance/`; `tests/conformance.rs` replays them. Known deviations
@@ -54,6 +54,7 @@ pub use faults::{Fault, FaultRule};
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -78,6 +79,19 @@ pub struct Sim {
     kubeconfig: String,
     config: kube::Config,
     shutdown: watch::Sender<bool>,
+    port: u16,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// What an API server restart ([`Sim::restart`]) keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// etcd survived: every object, resourceVersions and served CRDs are
+    /// as they were (watch history too).
+    Kept,
+    /// etcd was lost: the server comes back empty but for the default
+    /// namespaces; request counters and fault rules start anew as well.
+    Lost,
 }
 
 impl Sim {
@@ -115,21 +129,72 @@ impl Sim {
                 .await
                 .map_err(|e| SimError::Client(e.to_string()))?;
         let core = Arc::new(core::Core::new(options));
-        let (shutdown, rx) = watch::channel(false);
         let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
-        tokio::spawn(server::serve(listener, core.clone(), acceptor, rx.clone()));
-        tokio::spawn(controllers::run(core.clone(), rx));
+        let shutdown = Self::serve(listener, &core, &acceptor);
         let sim = Sim {
             core,
             url,
             kubeconfig,
             config,
             shutdown,
+            port,
+            acceptor,
         };
         if sim.core.options.default_namespaces {
             sim.create_default_namespaces();
         }
         Ok(sim)
+    }
+
+    fn serve(
+        listener: TcpListener,
+        core: &Arc<core::Core>,
+        acceptor: &Option<tokio_rustls::TlsAcceptor>,
+    ) -> watch::Sender<bool> {
+        let (shutdown, rx) = watch::channel(false);
+        tokio::spawn(server::serve(
+            listener,
+            core.clone(),
+            acceptor.clone(),
+            rx.clone(),
+        ));
+        tokio::spawn(controllers::run(core.clone(), rx));
+        shutdown
+    }
+
+    /// Restarts the API server, as when kube-apiserver's process dies and
+    /// comes back: every open connection (watches included) is closed,
+    /// nothing listens for `downtime`, then a new server listens on the
+    /// same port with the same CA, serving certificate and token, so
+    /// clients (this one's [`Sim::client`], kubeconfigs written before)
+    /// work again once they reconnect. `storage` says whether the objects
+    /// survive.
+    ///
+    /// # Errors
+    /// When the port cannot be bound again within a few seconds.
+    pub async fn restart(&mut self, storage: Storage, downtime: Duration) -> Result<(), SimError> {
+        self.shutdown();
+        tokio::time::sleep(downtime).await;
+        // The old listener goes when its task sees the shutdown; give it a moment.
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if storage == Storage::Lost {
+            self.core = Arc::new(core::Core::new(self.core.options.clone()));
+        }
+        self.shutdown = Self::serve(listener, &self.core, &self.acceptor);
+        if storage == Storage::Lost && self.core.options.default_namespaces {
+            self.create_default_namespaces();
+        }
+        Ok(())
     }
 
     fn create_default_namespaces(&self) {

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 type RespBody = BoxBody<Bytes, Infallible>;
 
-/// Accepts connections until `shutdown` turns true.
+/// Accepts connections until `shutdown` turns true; then closes the open ones.
 pub async fn serve(
     listener: TcpListener,
     core: Arc<Core>,
@@ -37,13 +37,23 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let core = core.clone();
         let tls = tls.clone();
-        tokio::spawn(async move {
+        let mut stop = shutdown.clone();
+        let conn = async move {
             match tls {
                 Some(acceptor) => match acceptor.accept(stream).await {
                     Ok(s) => serve_connection(TokioIo::new(s), core).await,
                     Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
                 },
                 None => serve_connection(TokioIo::new(stream), core).await,
+            }
+        };
+        // A stopped server closes its open connections (watches included)
+        // at once, as a dying kube-apiserver does, so that a restart on the
+        // same port is seen by clients.
+        tokio::spawn(async move {
+            tokio::select! {
+                () = conn => {}
+                _ = stop.changed() => {}
             }
         });
     }

@@ -298,6 +298,19 @@ impl Task {
             }
             // Another replica wrote first; the next read says who holds it.
             Ok(Err(kube::Error::Api(s))) if s.code == 409 => Duration::from_millis(50),
+            // Creating the Lease finds no namespace: it was deleted, or the
+            // cluster lost its store. Made again as at start, or no replica
+            // would ever lead again.
+            Ok(Err(kube::Error::Api(s))) if s.code == 404 && view.is_none() => {
+                let client = self.api.clone().into_client();
+                if let Err(e) =
+                    crate::commands::cluster::ensure_namespace(&client, &self.cfg.namespace).await
+                {
+                    self.api_error(&format!("{e:#}"));
+                }
+                self.check_deadline(now, "could not renew within the renew deadline");
+                retry
+            }
             Ok(Err(e)) => {
                 self.api_error(&e.to_string());
                 self.check_deadline(now, "could not renew within the renew deadline");

@@ -6,6 +6,10 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod agents;
+pub mod kill;
+pub mod secrets;
+
 /// How much of an area to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
@@ -38,4 +42,3 @@ impl Outcome {
     }
 }
 
-pub mod secrets;
