@@ -5,3 +5,10 @@
 
 mod common;
 mod suite;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_storms_sync_to_ready_and_past_the_budget_fail_as_transient() {
+    suite::storms::run(suite::Scale::Test)
+        .await
+        .assert_clean();
+}

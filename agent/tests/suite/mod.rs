@@ -37,3 +37,5 @@ impl Outcome {
         );
     }
 }
+
+pub mod storms;
