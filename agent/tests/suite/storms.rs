@@ -241,9 +241,16 @@ async fn past_budget_cli(problems: &mut Vec<String>) -> bool {
         .env("WAVESYNC_CACHE", env.temp().join("cli-cache"))
         .env("WAVESYNC_HELM_ENGINE", "libhelm")
         .env("RUST_LOG", "warn");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let out = match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            problems.push(format!("{case}: wavesync sync hung for 120 s"));
+            env.sim.faults().clear();
+            return false;
+        }
+    };
     env.sim.faults().clear();
     let before = problems.len();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
