@@ -27,6 +27,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod render;
 pub mod report;
+pub mod retry;
 pub mod source;
 pub mod state;
 pub mod validate;

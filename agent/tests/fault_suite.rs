@@ -15,6 +15,13 @@ async fn kill_9_at_20_points_of_a_sync_each_rerun_resumes() {
     suite::kill::run(Scale::Test).await.assert_clean();
 }
 
+/// Area 2 of issue 12: storms of 429, 5xx, dropped connections and latency
+/// at 10 % and 30 %; past the retry budget a sync fails as transient.
+#[tokio::test(flavor = "multi_thread")]
+async fn fault_storms_sync_to_ready_and_past_the_budget_fail_as_transient() {
+    suite::storms::run(Scale::Test).await.assert_clean();
+}
+
 /// Area 3 of issue 12: two agents, a killed leader and API server restarts.
 #[tokio::test(flavor = "multi_thread")]
 async fn agents_one_acts_takeover_resumes_and_api_restarts_are_survived() {

@@ -1,7 +1,8 @@
 //! Fault injection: rules that make matching requests fail, slow down or
 //! drop, or run a test's closure while the request is in flight.
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -127,6 +128,8 @@ impl FaultRule {
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: Mutex<Vec<FaultRule>>,
+    /// Set by [`Faults::seed`]: probabilities drawn from it, so a storm replays.
+    rng: Mutex<Option<StdRng>>,
 }
 
 impl Faults {
@@ -136,6 +139,20 @@ impl Faults {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(rule);
+    }
+
+    /// Draws the probabilities of every rule from a generator seeded with
+    /// `seed` (instead of the thread's), so the same requests meet the same
+    /// faults run after run — as far as the requests come in the same order.
+    pub fn seed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = Some(StdRng::seed_from_u64(seed));
+    }
+
+    fn draw(&self) -> f64 {
+        match self.rng.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(rng) => rng.random::<f64>(),
+            None => rand::rng().random::<f64>(),
+        }
     }
 
     /// Removes all rules.
@@ -158,7 +175,7 @@ impl Faults {
                 continue;
             }
             if let Some(p) = rule.probability
-                && rand::rng().random::<f64>() >= p
+                && self.draw() >= p
             {
                 continue;
             }

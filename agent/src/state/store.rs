@@ -2,7 +2,8 @@
 //! resourceVersion checks, so two agents never overwrite each other's record.
 
 use super::record::{DecodeError, INVENTORY_KEY, RECORD_KEY, Record, SYNC_REQUEST_ANNOTATION};
-use crate::error::{Categorized, Category};
+use crate::apply::ssa::Backoff;
+use crate::error::{Categorized, Category, category_of_kube};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
@@ -149,11 +150,11 @@ impl StateStore {
     /// # Errors
     /// API failures and unreadable records.
     pub async fn load(&self) -> Result<Option<Loaded>, StateError> {
-        let Some(cm) = self
-            .api
-            .get_opt(&self.name)
-            .await
-            .map_err(|e| self.api_err(e))?
+        let Some(cm) = crate::retry::transient("load the record", Backoff::default(), || {
+            self.api.get_opt(&self.name)
+        })
+        .await
+        .map_err(|e| self.api_err(e))?
         else {
             return Ok(None);
         };
@@ -242,12 +243,45 @@ impl StateStore {
             field_manager: Some("wavesync".into()),
             ..Default::default()
         };
-        let written = match resource_version {
-            None => self.api.create(&pp, &cm).await,
-            Some(_) => self.api.replace(&self.name, &pp, &cm).await,
+        let backoff = Backoff::default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = match resource_version {
+                None => self.api.create(&pp, &cm).await,
+                Some(_) => self.api.replace(&self.name, &pp, &cm).await,
+            };
+            let e = match res {
+                Ok(written) => return Ok(written.metadata.resource_version.unwrap_or_default()),
+                Err(e) => e,
+            };
+            // A write whose answer was lost (a dropped connection, a 504)
+            // may have been applied: its retry then meets our own write as a
+            // conflict. Only if the stored record is not ours is it someone else's.
+            if attempt > 1
+                && matches!(&e, kube::Error::Api(s) if s.code == 409)
+                && let Some(rv) = self.written_as(&cm).await
+            {
+                return Ok(rv);
+            }
+            if category_of_kube(&e) != Category::Transient || attempt >= backoff.attempts {
+                return Err(self.api_err(e));
+            }
+            tracing::debug!(state = %self.name, attempt, error = %e, "transient failure writing the record; retrying");
+            tokio::time::sleep(backoff.delay(attempt)).await;
         }
-        .map_err(|e| self.api_err(e))?;
-        Ok(written.metadata.resource_version.unwrap_or_default())
+    }
+
+    /// The resourceVersion of the stored ConfigMap when it holds exactly
+    /// what `cm` carries.
+    async fn written_as(&self, cm: &ConfigMap) -> Option<String> {
+        let live = crate::retry::transient("read the record back", Backoff::default(), || {
+            self.api.get_opt(&self.name)
+        })
+        .await
+        .ok()??;
+        (live.data == cm.data && live.binary_data == cm.binary_data)
+            .then(|| live.metadata.resource_version.unwrap_or_default())
     }
 
     /// Deletes the record; true when there was one.

@@ -9,6 +9,7 @@
 pub mod agents;
 pub mod kill;
 pub mod secrets;
+pub mod storms;
 
 /// How much of an area to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
