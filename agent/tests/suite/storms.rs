@@ -241,11 +241,9 @@ async fn past_budget_cli(problems: &mut Vec<String>) -> bool {
         .env("WAVESYNC_CACHE", env.temp().join("cli-cache"))
         .env("WAVESYNC_HELM_ENGINE", "libhelm")
         .env("RUST_LOG", "warn");
-    let mut cmd = tokio::process::Command::from(cmd);
-    cmd.kill_on_drop(true);
-    let out = match tokio::time::timeout(Duration::from_secs(120), cmd.output()).await {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
+    let out = match output_within(cmd, Duration::from_secs(120)).await {
+        Some(out) => out,
+        None => {
             problems.push(format!("{case}: wavesync sync hung for 120 s"));
             env.sim.faults().clear();
             return false;
@@ -275,6 +273,35 @@ async fn past_budget_cli(problems: &mut Vec<String>) -> bool {
     }
     check_failed(&env, "apps", case, problems).await;
     problems.len() == before
+}
+
+/// Runs `cmd` to its end, its output captured; None (and the process
+/// killed) when it runs past `limit`.
+async fn output_within(mut cmd: Command, limit: Duration) -> Option<std::process::Output> {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Some(std::process::Output {
+        status,
+        stdout: std::fs::read(&out).unwrap(),
+        stderr: std::fs::read(&err).unwrap(),
+    })
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
