@@ -315,13 +315,15 @@ fn kill_rule(point: &Point, agent: SyncProc, at: Arc<Mutex<Option<String>>>) -> 
             }
         };
         if fire {
-            agent.kill();
+            // Named before the kill: the test reads it as soon as the
+            // process is gone.
             *at.lock().unwrap() = Some(format!(
                 "{} {}{}",
                 c.verb,
                 c.resource,
                 c.name.map(|n| format!("/{n}")).unwrap_or_default()
             ));
+            agent.kill();
         }
     });
     let rule = FaultRule::new(Fault::Hook(hook));
