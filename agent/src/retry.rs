@@ -40,7 +40,9 @@ mod tests {
 
     fn status(code: u16) -> kube::Error {
         kube::Error::Api(
-            kube::core::Status::failure("injected", "Injected").with_code(code).boxed(),
+            kube::core::Status::failure("injected", "Injected")
+                .with_code(code)
+                .boxed(),
         )
     }
 

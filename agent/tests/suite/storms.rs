@@ -64,7 +64,10 @@ async fn check_ready(env: &Env, revision: &str, case: &str, problems: &mut Vec<S
     let record = env.record().await;
     let mut bad = |what: String| problems.push(format!("{case}: {what}"));
     if record.phase != Phase::Ready {
-        bad(format!("record phase {:?}: {:?}", record.phase, record.message));
+        bad(format!(
+            "record phase {:?}: {:?}",
+            record.phase, record.message
+        ));
     }
     if record.applied_revision.as_deref() != Some(revision) {
         bad(format!(
@@ -81,7 +84,10 @@ async fn check_ready(env: &Env, revision: &str, case: &str, problems: &mut Vec<S
     }
     for w in &record.waves {
         if w.status != WaveStatus::Completed {
-            bad(format!("wave {} is {:?}: {:?}", w.name, w.status, w.message));
+            bad(format!(
+                "wave {} is {:?}: {:?}",
+                w.name, w.status, w.message
+            ));
         }
     }
     let inventory: usize = record.inventory.waves.values().map(Vec::len).sum();
