@@ -16,6 +16,8 @@
 //! It knows nothing about fields it does not list: unknown fields are left alone rather
 //! than dropped, since dropping them needs the full OpenAPI schema.
 
+mod extensions;
+
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
@@ -51,7 +53,16 @@ pub fn default_object(group: &str, kind: &str, obj: &mut Value) {
         Kind::Ingress => ingress(o),
         Kind::Pdb => pdb(o),
         Kind::PriorityClass => priority_class(o),
-        Kind::ConfigMap | Kind::ServiceAccount => {}
+        Kind::ConfigMap | Kind::ServiceAccount | Kind::ApiService => {}
+        Kind::ValidatingWebhookConfiguration => extensions::webhook_configuration(o, false),
+        Kind::MutatingWebhookConfiguration => extensions::webhook_configuration(o, true),
+        Kind::ValidatingAdmissionPolicy => extensions::validating_admission_policy(o),
+        Kind::ValidatingAdmissionPolicyBinding => {
+            extensions::validating_admission_policy_binding(o);
+        }
+        Kind::Hpa => extensions::horizontal_pod_autoscaler(o),
+        Kind::EndpointSlice => extensions::endpoint_slice(o),
+        Kind::NetworkPolicy => extensions::network_policy(o),
     }
 }
 
@@ -88,6 +99,10 @@ pub fn prepare_for_create(
         Kind::Pvc => json!({"phase": "Pending"}),
         Kind::Ingress => json!({"loadBalancer": {}}),
         Kind::Pdb => pdb_status(),
+        // Controllers fill these in; the type checker and the aggregator
+        // are not simulated.
+        Kind::ValidatingAdmissionPolicy | Kind::ApiService => json!({}),
+        Kind::Hpa => json!({"desiredReplicas": 0}),
         _ => return,
     };
     o.insert("status".into(), status);
@@ -108,6 +123,7 @@ pub fn tracks_generation(group: &str, kind: &str) -> bool {
                 "Ingress" | "IngressClass" | "NetworkPolicy"
             )
             | ("policy", "PodDisruptionBudget")
+            | ("discovery.k8s.io", "EndpointSlice")
             | ("scheduling.k8s.io", "PriorityClass")
             | ("apiextensions.k8s.io", "CustomResourceDefinition")
             | (
@@ -151,6 +167,14 @@ enum Kind {
     Pdb,
     PriorityClass,
     EventsEvent,
+    ValidatingWebhookConfiguration,
+    MutatingWebhookConfiguration,
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+    ApiService,
+    Hpa,
+    EndpointSlice,
+    NetworkPolicy,
 }
 
 impl Kind {
@@ -181,6 +205,22 @@ impl Kind {
             ("policy", "PodDisruptionBudget") => Kind::Pdb,
             ("scheduling.k8s.io", "PriorityClass") => Kind::PriorityClass,
             ("events.k8s.io", "Event") => Kind::EventsEvent,
+            ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
+                Kind::ValidatingWebhookConfiguration
+            }
+            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
+                Kind::MutatingWebhookConfiguration
+            }
+            ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+                Kind::ValidatingAdmissionPolicy
+            }
+            ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
+                Kind::ValidatingAdmissionPolicyBinding
+            }
+            ("apiregistration.k8s.io", "APIService") => Kind::ApiService,
+            ("autoscaling", "HorizontalPodAutoscaler") => Kind::Hpa,
+            ("discovery.k8s.io", "EndpointSlice") => Kind::EndpointSlice,
+            ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
             _ => return None,
         })
     }
@@ -407,6 +447,20 @@ fn object_meta(parent: &mut Obj) {
 }
 
 fn pod_spec(spec: &mut Obj, is_pod: bool) {
+    // The v1 conversion: `serviceAccount` (deprecated) is what
+    // `serviceAccountName` says, and names it when only it is given.
+    if str_of(spec, "serviceAccountName").is_empty() && !str_of(spec, "serviceAccount").is_empty() {
+        let account = str_of(spec, "serviceAccount").to_owned();
+        spec.insert("serviceAccountName".into(), json!(account));
+    }
+    match str_of(spec, "serviceAccountName").to_owned() {
+        account if account.is_empty() => {
+            spec.remove("serviceAccount");
+        }
+        account => {
+            spec.insert("serviceAccount".into(), json!(account));
+        }
+    }
     default_str(spec, "dnsPolicy", "ClusterFirst");
     default_str(spec, "restartPolicy", "Always");
     or_insert(spec, "securityContext", json!({}));

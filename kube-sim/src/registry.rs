@@ -90,8 +90,28 @@ pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(&digest[..8])
 }
 
+/// The served discovery documents. Recorded from kube-apiserver v1.32,
+/// except admissionregistration, apiregistration, autoscaling/v2 and
+/// discovery.k8s.io: written from the Kubernetes source (names, scope, short
+/// names, categories, subresources, verbs) for the kinds charts ship.
 const DISCOVERY: &[(&str, &str)] = &[
     ("v1", include_str!("../discovery/api-v1.json")),
+    (
+        "admissionregistration.k8s.io/v1",
+        include_str!("../discovery/apis-admissionregistration.k8s.io-v1.json"),
+    ),
+    (
+        "apiregistration.k8s.io/v1",
+        include_str!("../discovery/apis-apiregistration.k8s.io-v1.json"),
+    ),
+    (
+        "autoscaling/v2",
+        include_str!("../discovery/apis-autoscaling-v2.json"),
+    ),
+    (
+        "discovery.k8s.io/v1",
+        include_str!("../discovery/apis-discovery.k8s.io-v1.json"),
+    ),
     (
         "apiextensions.k8s.io/v1",
         include_str!("../discovery/apis-apiextensions-v1.json"),
