@@ -1164,13 +1164,22 @@ fn job(o: &mut Obj) {
     if let Some(spec) = child(o, "spec") {
         job_spec(spec);
     }
+    // A Job being created has no uid yet: its labels are taken from the
+    // template after the selector is generated (see `create_job`).
+    if at(o, &["metadata", "uid"]).is_some() {
+        labels_from_template(o);
+    }
+    ensure(o, "status");
+}
+
+/// SetDefaults_Job: a Job without labels of its own gets its template's.
+fn labels_from_template(o: &mut Obj) {
     let template_labels = at(o, &["spec", "template", "metadata", "labels"]).cloned();
     if let (Some(labels), Some(meta)) = (template_labels, child(o, "metadata"))
         && is_empty_map(meta, "labels")
     {
         meta.insert("labels".into(), labels);
     }
-    ensure(o, "status");
 }
 
 fn job_spec(spec: &mut Obj) {
@@ -1215,41 +1224,38 @@ fn create_job(o: &mut Obj, uid: &str) {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let Some(spec) = child(o, "spec") else { return };
-    if spec.get("manualSelector") == Some(&json!(true)) {
-        return;
+    if let Some(spec) = child(o, "spec")
+        && spec.get("manualSelector") != Some(&json!(true))
+    {
+        generate_selector(spec, uid, &name);
     }
+    // In kube-apiserver a Job without labels shares its template's label map
+    // from the first defaulting on, so it also gets the generated labels; a
+    // Job with labels of its own (even the same ones) keeps just those.
+    labels_from_template(o);
+}
+
+/// The Job strategy's generateSelector: the template's labels and the
+/// selector name this Job.
+fn generate_selector(spec: &mut Obj, uid: &str, name: &str) {
     let Some(labels) = child(spec, "template")
         .and_then(|t| child(t, "metadata"))
         .and_then(|m| child(m, "labels"))
     else {
         return;
     };
-    // Before generation: lets us see whether defaulting copied these to the Job's own labels.
-    let before = labels.clone();
     for (key, value) in [
         ("batch.kubernetes.io/controller-uid", uid),
-        ("batch.kubernetes.io/job-name", &name),
+        ("batch.kubernetes.io/job-name", name),
         ("controller-uid", uid),
-        ("job-name", &name),
+        ("job-name", name),
     ] {
         labels.entry(key).or_insert_with(|| json!(value));
     }
-    let after = Value::Object(labels.clone());
-    let match_labels = child(spec, "selector").and_then(|s| child(s, "matchLabels"));
-    if let Some(match_labels) = match_labels {
+    if let Some(match_labels) = child(spec, "selector").and_then(|s| child(s, "matchLabels")) {
         match_labels
             .entry("batch.kubernetes.io/controller-uid")
             .or_insert_with(|| json!(uid));
-    }
-    // Go's defaulting shares one map between the Job's labels and the template's, so the
-    // Job's labels also receive the generated ones when they were copied (or empty).
-    let Some(meta) = child(o, "metadata") else {
-        return;
-    };
-    let copied = meta.get("labels").and_then(Value::as_object) == Some(&before);
-    if copied || is_empty_map(meta, "labels") {
-        meta.insert("labels".into(), after);
     }
 }
 

@@ -344,3 +344,48 @@ async fn a_pod_template_keeps_service_account_in_step_with_service_account_name(
     let pod = &none["spec"]["template"]["spec"];
     assert!(pod.get("serviceAccount").is_none() && pod.get("serviceAccountName").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_with_labels_of_its_own_keeps_just_those() {
+    let (_sim, client) = setup("jobs").await;
+    let job = |name: &str, labels: Option<Value>| {
+        let mut j = json!({"apiVersion": "batch/v1", "kind": "Job",
+          "metadata": {"name": name, "namespace": "jobs"},
+          "spec": {"template": {"metadata": {"labels": {"app": "migrate"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox:1.36"}]}}}});
+        if let Some(labels) = labels {
+            j["metadata"]["labels"] = labels;
+        }
+        j
+    };
+    // The same labels as the template's, given by the chart: not a copy.
+    let own = apply(
+        &client,
+        "jobs",
+        Some("jobs"),
+        job("own", Some(json!({"app": "migrate"}))),
+    )
+    .await;
+    assert_eq!(own["metadata"]["labels"], json!({"app": "migrate"}));
+    let template = &own["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(
+        template["job-name"], "own",
+        "the template is labelled: {template}"
+    );
+    assert_eq!(template["batch.kubernetes.io/job-name"], "own");
+    let selector = &own["spec"]["selector"]["matchLabels"];
+    assert!(
+        selector["batch.kubernetes.io/controller-uid"].is_string(),
+        "{selector}"
+    );
+
+    // No labels: the template's, generated ones included.
+    let copied = apply(&client, "jobs", Some("jobs"), job("copied", None)).await;
+    let labels = &copied["metadata"]["labels"];
+    assert_eq!(labels["app"], "migrate");
+    assert_eq!(labels["job-name"], "copied");
+    assert_eq!(
+        labels["controller-uid"], copied["metadata"]["uid"],
+        "{labels}"
+    );
+}
