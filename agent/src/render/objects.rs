@@ -80,10 +80,42 @@ fn push(mut value: Value, origin: &Origin, out: &mut Vec<Object>) -> Result<(), 
         return Ok(());
     }
     check_required(&value, origin)?;
+    check_size(&value, origin)?;
     out.push(Object {
         json: value,
         origin: origin.clone(),
     });
+    Ok(())
+}
+
+/// The largest object the API server stores: etcd refuses a request larger
+/// than 1.5 MiB (its default `--max-request-bytes`), and so every API server
+/// in front of it. Checked at render, so that such a file fails the whole
+/// sync before anything is applied, rather than its wave half-way.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+fn check_size(value: &Value, origin: &Origin) -> Result<(), RenderError> {
+    /// Counts bytes without keeping them.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    if count.0 > MAX_OBJECT_BYTES {
+        return Err(RenderError::TooLarge {
+            file: origin.file.clone(),
+            line: origin.line.unwrap_or(1),
+            bytes: count.0,
+        });
+    }
     Ok(())
 }
 

@@ -38,4 +38,5 @@ impl Outcome {
     }
 }
 
+pub mod inputs;
 pub mod secrets;
