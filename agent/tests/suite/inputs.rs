@@ -665,12 +665,17 @@ fn cases(scale: Scale) -> Vec<Case> {
             },
         ),
         // ---- wavesync.yaml
-        waveset_case("waveset-empty", "an empty wavesync.yaml", String::new(), &["wavesync.yaml"]),
+        waveset_case(
+            "waveset-empty",
+            "an empty wavesync.yaml",
+            String::new(),
+            &["wavesync.yaml:1", "empty"],
+        ),
         waveset_case(
             "waveset-comment-only",
             "a wavesync.yaml with only a comment",
             "# nothing yet\n".into(),
-            &["wavesync.yaml"],
+            &["wavesync.yaml:1", "empty"],
         ),
         case("waveset-missing", "no wavesync.yaml", &["wavesync.yaml"], |d| {
             std::fs::remove_file(d.join("wavesync.yaml")).unwrap()
