@@ -73,14 +73,18 @@ pub enum RenderError {
     },
     /// An object lacks `apiVersion`, `kind` or `metadata.name` (or it is not a
     /// non-empty string).
-    #[error("{}:{line}: object has no {field} (a non-empty string is required)", file.display())]
+    #[error("{}:{line}: {}", file.display(), missing(field, *found))]
     MissingField {
         /// The file, relative to the repository root.
         file: PathBuf,
         /// The document's first line.
         line: usize,
-        /// `apiVersion`, `kind` or `metadata.name`.
+        /// `apiVersion`, `kind` or `metadata.name` (or `metadata`, when it
+        /// is not a mapping).
         field: &'static str,
+        /// What is there instead (`a number`, `an empty string`), when
+        /// something is.
+        found: Option<&'static str>,
     },
     /// An object larger than the 1.5 MiB an API server stores.
     #[error("{}:{line}: object is {} as JSON, more than the 1.5 MiB an API server stores (etcd's request limit); split it, or keep the data out of the object", file.display(), mib(*bytes))]
@@ -121,6 +125,19 @@ pub enum RenderError {
         /// `kustomize overlays (kustomization.yaml)` or `Helm charts (Chart.yaml)`.
         what: &'static str,
     },
+}
+
+/// `object has no kind (…)`, or `metadata.name is a number; …`.
+fn missing(field: &str, found: Option<&str>) -> String {
+    let wanted = if field == "metadata" {
+        "a mapping"
+    } else {
+        "a non-empty string"
+    };
+    match found {
+        None => format!("object has no {field} ({wanted} is required)"),
+        Some(found) => format!("{field} is {found}; {wanted} is required"),
+    }
 }
 
 /// ` (listed in o/kustomization.yaml)`, or nothing.
