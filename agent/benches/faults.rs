@@ -28,10 +28,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let areas: [(&str, Area); 4] = [
+    let areas: [(&str, Area); 5] = [
         ("kill", |s| Box::pin(suite::kill::run(s))),
         ("storms", |s| Box::pin(suite::storms::run(s))),
         ("agents", |s| Box::pin(suite::agents::run(s))),
+        ("inputs", |s| Box::pin(suite::inputs::run(s))),
         ("secrets", |s| Box::pin(suite::secrets::run(s))),
     ];
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -13,6 +13,15 @@ fn duration(text: &str) -> Result<Duration, String> {
     crate::config::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// A duration greater than zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let d = duration(text)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
 /// Refuses an empty value (an env var set to "" in a ConfigMap left unedited).
 fn non_empty(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
@@ -87,6 +96,10 @@ pub struct HelmArgs {
     /// installed helm-python-sdk wheel).
     #[arg(long, env = "WAVESYNC_LIBHELM")]
     pub libhelm: Option<PathBuf>,
+    /// How long one chart render may take before it is stopped and fails
+    /// (a template that never ends), e.g. `60s` or `2m` [default: 60s].
+    #[arg(long, env = "WAVESYNC_HELM_TIMEOUT", value_parser = positive_duration)]
+    pub helm_timeout: Option<Duration>,
 }
 
 impl HelmArgs {
@@ -97,6 +110,7 @@ impl HelmArgs {
             helm_bin: self.helm_bin.clone(),
             libhelm: self.libhelm.clone(),
             worker_exe: None,
+            timeout: self.helm_timeout,
         }
     }
 }

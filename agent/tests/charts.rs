@@ -205,6 +205,38 @@ fn a_crashing_engine_fails_the_render_not_the_agent() {
     assert!(render(&ok, repo.path(), &spec("charts/webapp", &[], &Map::new())).is_ok());
 }
 
+#[test]
+fn a_render_that_never_ends_is_stopped_at_the_timeout() {
+    let repo = repo_with_charts();
+    // A worker that takes its job and never answers (a template that never ends).
+    let script = repo.path().join("endless-worker");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho '{\"ready\":\"fake\"}'\nread job\nexec sleep 600\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let endless = Helm::new(HelmSettings {
+        worker_exe: Some(script),
+        timeout: Some(std::time::Duration::from_secs(1)),
+        ..helm_settings()
+    });
+    let started = std::time::Instant::now();
+    let e = render(
+        &endless,
+        repo.path(),
+        &spec("charts/webapp", &[], &Map::new()),
+    )
+    .expect_err("timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("charts/webapp: render timed out: the chart did not render within 1s"),
+        "{msg}"
+    );
+    assert_eq!(e.category(), Category::Config, "retrying would loop again");
+}
+
 const WAVESYNC_YAML: &str = r#"apiVersion: wavesync.io/v1alpha1
 kind: WaveSet
 metadata: { name: shop }

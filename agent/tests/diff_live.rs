@@ -50,7 +50,7 @@ async fn versions(env: &Env) -> Vec<(String, Option<String>)> {
         ("v1", "Secret", "creds"),
         ("apps/v1", "Deployment", "web"),
         ("batch/v1", "Job", "migrate"),
-        ("v1", "ConfigMap", "Bad_Name"),
+        ("apps/v1", "Deployment", "no-selector"),
     ] {
         let rv = env.get(v, k, "shop", n).await.map(|o| {
             o["metadata"]["resourceVersion"]
@@ -110,7 +110,8 @@ async fn live_diff_shows_drift_and_its_manager_and_writes_nothing() {
     env.repo.remove("waves/apps/extra.yaml");
     env.repo.write(
         "waves/apps/bad.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: shop}\ndata: {a: b}\n",
+        // (A name the server refuses is refused before, by the plan.)
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: no-selector, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: main, image: x}]}\n",
     );
 
     let before = versions(&env).await;
@@ -198,7 +199,7 @@ async fn live_diff_shows_drift_and_its_manager_and_writes_nothing() {
     assert_eq!(apps.removed.len(), 1);
     assert_eq!(apps.removed[0].name, "extra");
     assert_eq!(apps.rejected.len(), 1, "{:?}", apps.rejected);
-    assert_eq!(apps.rejected[0].reference.name, "Bad_Name");
+    assert_eq!(apps.rejected[0].reference.name, "no-selector");
     assert_eq!(apps.rejected[0].origin, "waves/apps/bad.yaml:1");
     assert!(
         apps.rejected[0].message.contains("422"),

@@ -34,3 +34,12 @@ async fn agents_one_acts_takeover_resumes_and_api_restarts_are_survived() {
 async fn secrets_never_leak() {
     suite::secrets::run(Scale::Test).await.assert_clean();
 }
+
+/// Area 4 of issue 12: ≥ 50 bad inputs, each through `validate` and `sync`
+/// against a cluster holding a good sync: a clear error naming the file
+/// (and the line or field) within 30 s, a non-zero exit, no panic, bounded
+/// memory, and nothing already applied changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_fail_clearly() {
+    suite::inputs::run(Scale::Test).await.assert_clean();
+}

@@ -242,7 +242,12 @@ pub fn check(repo_root: &Path, cluster: Option<&str>) -> Checked {
     )
     .unwrap_or_default();
     if spec.waves.is_empty() {
-        let e = ctx.invalid(loc_of(&raw.spec), "spec.waves", "declares no waves");
+        let at = out
+            .tree
+            .as_ref()
+            .and_then(|t| t.location_of("spec.waves"))
+            .or(loc_of(&raw.spec));
+        let e = ctx.invalid(at, "spec.waves", "declares no waves");
         out.errors.push(e);
     }
     let mut names = Names::new("wave");

@@ -79,7 +79,8 @@ pub fn load(repo_root: &Path, cluster: Option<&str>) -> Result<WaveSet, ConfigEr
         .transpose()?;
     let defaults = resolve::defaults(&ctx, spec.defaults.as_ref())?;
     if spec.waves.is_empty() {
-        return Err(ctx.invalid(loc_of(&raw.spec), "spec.waves", "declares no waves"));
+        let at = tree.location_of("spec.waves").or(loc_of(&raw.spec));
+        return Err(ctx.invalid(at, "spec.waves", "declares no waves"));
     }
     let waves = resolve::waves(&ctx, &spec.waves, &defaults)?;
     let mut errors = Vec::new();

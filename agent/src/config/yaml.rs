@@ -57,6 +57,24 @@ pub(crate) fn parse_tree(text: &str, file: &Path) -> Result<Node, ConfigError> {
 /// path of its location in a tree of the same text (when the text parses as
 /// YAML at all: a syntax error has no path).
 fn yaml_error(e: &serde_saphyr::Error, text: &str, file: &Path) -> ConfigError {
+    // The parser calls an empty file an "unexpected end of file".
+    let blank = text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+    if blank {
+        return ConfigError::Yaml {
+            at: Site {
+                pos: Position {
+                    file: file.to_path_buf(),
+                    line_col: Some((1, 1)),
+                },
+                path: String::new(),
+            },
+            message: "the file is empty (nothing but blank lines and comments); it must hold \
+                      the WaveSet: apiVersion, kind, metadata and spec"
+                .to_owned(),
+        };
+    }
     let inner = e.without_snippet();
     let message: String = UserMessageFormatter
         .format_message(inner)
@@ -371,6 +389,11 @@ b:
         );
         let err = parse::<T>("a: 1\nb: {}\n", Path::new("t.yaml")).expect_err("c is missing");
         assert_eq!(err.to_string(), "t.yaml:2:4: b: missing field `c`");
+        let err = parse::<T>("# nothing yet\n\n", Path::new("t.yaml")).expect_err("empty");
+        assert!(
+            err.to_string().starts_with("t.yaml:1:1: the file is empty"),
+            "{err}"
+        );
         let err = parse::<T>("a: [\n", Path::new("t.yaml")).expect_err("syntax");
         assert!(err.to_string().starts_with("t.yaml:1:4: "), "{err}");
     }

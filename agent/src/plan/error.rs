@@ -69,6 +69,32 @@ pub enum PlanError {
         /// Where it was rendered from.
         origin: Box<Origin>,
     },
+    /// `metadata.name` or `metadata.namespace` is not a name the API server takes.
+    #[error("{origin}: {object}: {field} {value:?} is not valid: it must be {rule}")]
+    InvalidObjectName {
+        /// The object (`ConfigMap Bad_Name`).
+        object: String,
+        /// Where it was rendered from.
+        origin: Box<Origin>,
+        /// `metadata.name` or `metadata.namespace`.
+        field: &'static str,
+        /// The value (cut when long).
+        value: String,
+        /// What the API server wants.
+        rule: &'static str,
+    },
+    /// A namespaced object names no namespace, and wavesync.yaml sets no
+    /// `spec.namespace` (it would silently go to `default`).
+    #[error(
+        "{origin}: {object}: namespaced, but it sets no metadata.namespace and wavesync.yaml \
+         sets no spec.namespace (it would go to \"default\"); set one of them"
+    )]
+    NoNamespace {
+        /// The object.
+        object: String,
+        /// Where it was rendered from.
+        origin: Box<Origin>,
+    },
     /// A metadata field wavesync must read or write has the wrong type.
     #[error("{origin}: {object}: {field} must be {expected}")]
     InvalidField {

@@ -15,6 +15,7 @@ mod assign;
 pub(crate) mod digest;
 mod error;
 mod labels;
+mod names;
 mod namespace;
 mod order;
 mod scopes;
@@ -117,6 +118,57 @@ pub fn plan(
     Ok(Plan { waves })
 }
 
+/// Refuses a namespaced object of `plan` that was rendered without a
+/// namespace when there is no `spec.namespace` to give it (`plan` gave it
+/// [`DEFAULT_NAMESPACE`]): what `wavesync validate` calls an error is one
+/// for `sync` as well, rather than an object silently in `default`.
+/// `input` is what `plan` was given; objects of a chart take its release
+/// namespace and are fine.
+///
+/// # Errors
+/// [`PlanError::NoNamespace`] for the first such object.
+pub fn refuse_defaulted_namespaces(input: &[WaveInput], plan: &Plan) -> Result<(), PlanError> {
+    let key = |o: &Object| {
+        (
+            o.origin.file.clone(),
+            o.origin.doc,
+            o.json.get("kind").cloned(),
+            o.json.pointer("/metadata/name").cloned(),
+        )
+    };
+    let unset: std::collections::HashSet<_> = input
+        .iter()
+        .flat_map(|w| &w.components)
+        .flat_map(|(_, objects)| objects)
+        .filter(|o| {
+            o.origin.release_namespace.is_none()
+                && o.json
+                    .pointer("/metadata/namespace")
+                    .and_then(serde_json::Value::as_str)
+                    .is_none_or(str::is_empty)
+        })
+        .map(key)
+        .collect();
+    if unset.is_empty() {
+        return Ok(());
+    }
+    for o in plan
+        .waves
+        .iter()
+        .flat_map(|w| &w.components)
+        .flat_map(|c| &c.objects)
+    {
+        // Cluster-scoped objects come out of `plan` without a namespace.
+        if o.json.pointer("/metadata/namespace").is_some() && unset.contains(&key(o)) {
+            return Err(PlanError::NoNamespace {
+                object: o.reference().to_string(),
+                origin: Box::new(o.origin.clone()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What planning one wave needs to know.
 struct Context<'a> {
     waveset: &'a str,
@@ -137,6 +189,7 @@ impl Context<'_> {
         let mut planned = Vec::with_capacity(objects.len());
         for mut object in objects {
             namespace::normalize(&mut object, self.scopes, self.default_namespace)?;
+            names::check(&object)?;
             let r = object.reference();
             if let Some(first) = seen.get(&r) {
                 return Err(PlanError::Duplicate {

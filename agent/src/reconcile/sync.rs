@@ -78,10 +78,13 @@ pub enum SyncError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// A health rule does not compile.
-    #[error("wave {wave}: {source}")]
+    #[error("{}: {field}: wave {wave}: {source}", crate::config::FILE_NAME)]
     Rule {
         /// Wave.
         wave: String,
+        /// Where the rule is written in `wavesync.yaml`
+        /// (`spec.waves[2].health[0].ready`).
+        field: String,
         /// The compile error.
         #[source]
         source: HealthError,
@@ -581,9 +584,10 @@ impl Engine {
         ws: &WaveSet,
     ) -> Result<(Plan, BTreeMap<String, Vec<CompiledRule>>), SyncError> {
         let mut rules = BTreeMap::new();
-        for w in &ws.waves {
-            let compiled = compile_rules(w).map_err(|source| SyncError::Rule {
+        for (index, w) in ws.waves.iter().enumerate() {
+            let compiled = compile_rules(w).map_err(|(at, source)| SyncError::Rule {
                 wave: w.name.clone(),
+                field: rule_field(index, &at, &source),
                 source,
             })?;
             rules.insert(w.name.clone(), compiled);
@@ -597,12 +601,16 @@ impl Engine {
                 .await
                 .map_err(SyncError::Discovery)?;
         }
+        let unset = ws.namespace.is_none().then(|| inputs.clone());
         let plan = plan::plan(
             &ws.name,
             ws.namespace.as_deref(),
             inputs,
             &ScopeCache(&self.resolver),
         )?;
+        if let Some(input) = unset {
+            plan::refuse_defaulted_namespaces(&input, &plan)?;
+        }
         Ok((plan, rules))
     }
 
@@ -978,20 +986,41 @@ fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool 
         && record.target_revision.as_deref() == Some(revision.0.as_str())
 }
 
-fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, HealthError> {
+/// The wave's rules, compiled; else where the first bad one is written
+/// (`health[0]`, `components[1].health[0]`) and why.
+fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, (String, HealthError)> {
     let all = spec
         .health
         .iter()
-        .chain(spec.components.iter().flat_map(|c| c.health.iter()));
-    all.map(|r| {
+        .enumerate()
+        .map(|(i, r)| (format!("health[{i}]"), r))
+        .chain(spec.components.iter().enumerate().flat_map(|(c, comp)| {
+            comp.health
+                .iter()
+                .enumerate()
+                .map(move |(i, r)| (format!("components[{c}].health[{i}]"), r))
+        }));
+    all.map(|(at, r)| {
         CompiledRule::compile(
             r.api_version.as_deref(),
             &r.kind,
             &r.ready,
             r.failed.as_deref(),
         )
+        .map_err(|e| (at, e))
     })
     .collect()
+}
+
+/// `spec.waves[2].health[0].ready`: the field of a rule that does not compile.
+fn rule_field(wave: usize, at: &str, e: &HealthError) -> String {
+    let field = match e {
+        HealthError::Compile { field, .. } | HealthError::Undeclared { field, .. } => {
+            format!(".{field}")
+        }
+        HealthError::EmptyKind => ".kind".to_owned(),
+    };
+    format!("spec.waves[{wave}].{at}{field}")
 }
 
 /// What Helm renders for a chart component: its release goes to the

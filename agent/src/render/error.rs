@@ -9,16 +9,20 @@ use std::path::PathBuf;
 pub enum RenderError {
     /// The path is absolute, uses `..` to climb out, or is (or contains) a
     /// symlink that resolves outside the repository.
-    #[error("{path}: path leaves the repository")]
+    #[error("{path}: path leaves the repository{}", listed(listed_in.as_deref()))]
     OutsideRepo {
         /// The path as written (or as found while walking).
         path: String,
+        /// The kustomization file that lists the path, when one does.
+        listed_in: Option<PathBuf>,
     },
     /// The path does not exist in the repository.
-    #[error("{path}: no such file or directory in the repository")]
+    #[error("{path}: no such file or directory in the repository{}", listed(listed_in.as_deref()))]
     Missing {
         /// The path as written.
         path: String,
+        /// The kustomization file that lists the path, when one does.
+        listed_in: Option<PathBuf>,
     },
     /// A file or directory could not be read.
     #[error("{}: {source}", path.display())]
@@ -69,14 +73,28 @@ pub enum RenderError {
     },
     /// An object lacks `apiVersion`, `kind` or `metadata.name` (or it is not a
     /// non-empty string).
-    #[error("{}:{line}: object has no {field} (a non-empty string is required)", file.display())]
+    #[error("{}:{line}: {}", file.display(), missing(field, *found))]
     MissingField {
         /// The file, relative to the repository root.
         file: PathBuf,
         /// The document's first line.
         line: usize,
-        /// `apiVersion`, `kind` or `metadata.name`.
+        /// `apiVersion`, `kind` or `metadata.name` (or `metadata`, when it
+        /// is not a mapping).
         field: &'static str,
+        /// What is there instead (`a number`, `an empty string`), when
+        /// something is.
+        found: Option<&'static str>,
+    },
+    /// An object larger than the 1.5 MiB an API server stores.
+    #[error("{}:{line}: object is {} as JSON, more than the 1.5 MiB an API server stores (etcd's request limit); split it, or keep the data out of the object", file.display(), mib(*bytes))]
+    TooLarge {
+        /// The file, relative to the repository root.
+        file: PathBuf,
+        /// The document's first line.
+        line: usize,
+        /// Its size as JSON.
+        bytes: usize,
     },
     /// A `kustomization.yaml` field outside the supported subset: refused
     /// rather than silently ignored, since ignoring it would apply something
@@ -109,6 +127,32 @@ pub enum RenderError {
     },
 }
 
+/// `object has no kind (…)`, or `metadata.name is a number; …`.
+fn missing(field: &str, found: Option<&str>) -> String {
+    let wanted = if field == "metadata" {
+        "a mapping"
+    } else {
+        "a non-empty string"
+    };
+    match found {
+        None => format!("object has no {field} ({wanted} is required)"),
+        Some(found) => format!("{field} is {found}; {wanted} is required"),
+    }
+}
+
+/// ` (listed in o/kustomization.yaml)`, or nothing.
+fn listed(file: Option<&std::path::Path>) -> String {
+    file.map(|f| format!(" (listed in {})", f.display()))
+        .unwrap_or_default()
+}
+
+/// `52.4 MiB`.
+fn mib(bytes: usize) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let m = bytes as f64 / (1024.0 * 1024.0);
+    format!("{m:.1} MiB")
+}
+
 /// The step of a Helm render that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HelmFailure {
@@ -121,6 +165,9 @@ pub enum HelmFailure {
     /// No Helm engine could be started (no `helm` CLI, no `libhelm_c`), or
     /// it crashed.
     Engine,
+    /// The render did not finish within the render timeout (`--helm-timeout`;
+    /// a template that never ends), and the engine was killed.
+    Timeout,
 }
 
 impl std::fmt::Display for HelmFailure {
@@ -130,6 +177,7 @@ impl std::fmt::Display for HelmFailure {
             HelmFailure::Values => "values rejected",
             HelmFailure::Template => "template failed",
             HelmFailure::Engine => "helm engine unavailable",
+            HelmFailure::Timeout => "render timed out",
         })
     }
 }

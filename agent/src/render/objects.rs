@@ -80,6 +80,7 @@ fn push(mut value: Value, origin: &Origin, out: &mut Vec<Object>) -> Result<(), 
         return Ok(());
     }
     check_required(&value, origin)?;
+    check_size(&value, origin)?;
     out.push(Object {
         json: value,
         origin: origin.clone(),
@@ -87,25 +88,78 @@ fn push(mut value: Value, origin: &Origin, out: &mut Vec<Object>) -> Result<(), 
     Ok(())
 }
 
+/// The largest object the API server stores: etcd refuses a request larger
+/// than 1.5 MiB (its default `--max-request-bytes`), and so every API server
+/// in front of it. Checked at render, so that such a file fails the whole
+/// sync before anything is applied, rather than its wave half-way.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+fn check_size(value: &Value, origin: &Origin) -> Result<(), RenderError> {
+    /// Counts bytes without keeping them.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    if count.0 > MAX_OBJECT_BYTES {
+        return Err(RenderError::TooLarge {
+            file: origin.file.clone(),
+            line: origin.line.unwrap_or(1),
+            bytes: count.0,
+        });
+    }
+    Ok(())
+}
+
 fn check_required(value: &Value, origin: &Origin) -> Result<(), RenderError> {
+    let missing = |field, found| RenderError::MissingField {
+        file: origin.file.clone(),
+        line: origin.line.unwrap_or(1),
+        field,
+        found,
+    };
     for (pointer, field) in [
         ("/apiVersion", "apiVersion"),
         ("/kind", "kind"),
         ("/metadata/name", "metadata.name"),
     ] {
-        if value
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+        if field == "metadata.name"
+            && let Some(m) = value
+                .get("metadata")
+                .filter(|m| !m.is_object() && !m.is_null())
         {
-            return Err(RenderError::MissingField {
-                file: origin.file.clone(),
-                line: origin.line.unwrap_or(1),
-                field,
-            });
+            return Err(missing("metadata", Some(a_type(m))));
+        }
+        match value.pointer(pointer) {
+            None | Some(Value::Null) => return Err(missing(field, None)),
+            Some(Value::String(s)) if s.is_empty() => {
+                return Err(missing(field, Some("an empty string")));
+            }
+            Some(Value::String(_)) => {}
+            Some(other) => return Err(missing(field, Some(a_type(other)))),
         }
     }
     Ok(())
+}
+
+/// `a number`, `a sequence`…
+fn a_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
 }
 
 #[cfg(test)]
@@ -192,7 +246,25 @@ mod tests {
                 matches!(e, RenderError::MissingField { field: f, .. } if f == field),
                 "{e}"
             );
-            assert!(e.to_string().starts_with("f.yaml:3: object has no "), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("f.yaml:3: object has no {field} "))
+                    || text.starts_with(&format!("f.yaml:3: {field} is an empty string; ")),
+                "{e}"
+            );
         }
+        // What is there instead, when something is.
+        let e = objects(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": 42}}))
+            .expect_err("a number");
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:3: metadata.name is a number; a non-empty string is required"
+        );
+        let e = objects(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": ["a"]}))
+            .expect_err("a sequence");
+        assert_eq!(
+            e.to_string(),
+            "f.yaml:3: metadata is a sequence; a mapping is required"
+        );
     }
 }

@@ -27,6 +27,7 @@ const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 pub(crate) fn resolve(repo_root: &Path, path: &str) -> Result<(PathBuf, RepoPath), RenderError> {
     let outside = || RenderError::OutsideRepo {
         path: path.to_owned(),
+        listed_in: None,
     };
     let mut rel = PathBuf::new();
     for component in Path::new(path).components() {
@@ -49,6 +50,7 @@ pub(crate) fn resolve(repo_root: &Path, path: &str) -> Result<(PathBuf, RepoPath
         RenderError::OutsideRepo { .. } => outside(),
         RenderError::Missing { .. } => RenderError::Missing {
             path: path.to_owned(),
+            listed_in: None,
         },
         other => other,
     })?;
@@ -58,7 +60,15 @@ pub(crate) fn resolve(repo_root: &Path, path: &str) -> Result<(PathBuf, RepoPath
 /// Canonicalizes `path` and checks that it stays under `root`.
 fn canonical_inside(root: &Path, path: &Path, rel: &Path) -> Result<PathBuf, RenderError> {
     let abs = path.canonicalize().map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => RenderError::Missing { path: display(rel) },
+        // A symlink to nothing is outside when where it points is.
+        std::io::ErrorKind::NotFound if dangles_outside(root, path) => RenderError::OutsideRepo {
+            path: display(rel),
+            listed_in: None,
+        },
+        std::io::ErrorKind::NotFound => RenderError::Missing {
+            path: display(rel),
+            listed_in: None,
+        },
         _ => RenderError::Io {
             path: rel.to_path_buf(),
             source,
@@ -67,8 +77,49 @@ fn canonical_inside(root: &Path, path: &Path, rel: &Path) -> Result<PathBuf, Ren
     if abs.starts_with(root) {
         Ok(abs)
     } else {
-        Err(RenderError::OutsideRepo { path: display(rel) })
+        Err(RenderError::OutsideRepo {
+            path: display(rel),
+            listed_in: None,
+        })
     }
+}
+
+/// Whether `path` is a symbolic link (or lies under one) whose target, read
+/// without the filesystem (it does not exist), is not under `root`.
+fn dangles_outside(root: &Path, path: &Path) -> bool {
+    // The deepest existing ancestor resolves; the first missing step below
+    // it may be a link to read.
+    let mut existing = path;
+    while existing.symlink_metadata().is_err() {
+        let Some(parent) = existing.parent() else {
+            return false;
+        };
+        existing = parent;
+    }
+    let Ok(meta) = existing.symlink_metadata() else {
+        return false;
+    };
+    if !meta.file_type().is_symlink() {
+        return false;
+    }
+    let (Ok(target), Some(parent)) = (std::fs::read_link(existing), existing.parent()) else {
+        return false;
+    };
+    let Ok(parent) = parent.canonicalize() else {
+        return false;
+    };
+    let mut at = parent;
+    for c in target.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => at = PathBuf::from("/"),
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::CurDir => {}
+            Component::Normal(n) => at.push(n),
+        }
+    }
+    !at.starts_with(root)
 }
 
 /// The manifest files at `target`: the file itself, or every `*.yaml`,

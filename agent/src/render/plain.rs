@@ -354,7 +354,7 @@ data:
             std::os::unix::fs::symlink(outside.path(), r.path().join("w/link")).expect("symlink");
             let e = render(r.path(), "w").expect_err("symlinked dir");
             assert!(
-                matches!(e, RenderError::OutsideRepo { ref path } if path == "w/link"),
+                matches!(e, RenderError::OutsideRepo { ref path, .. } if path == "w/link"),
                 "{e}"
             );
             let e = render(r.path(), "w/link/secret.yaml").expect_err("through symlink");

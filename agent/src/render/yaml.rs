@@ -42,6 +42,21 @@ pub(crate) struct Document {
 /// # Errors
 /// [`RenderError::Syntax`] with the file, line and column of the problem.
 pub(crate) fn documents(text: &str, file: &Path) -> Result<Vec<Document>, RenderError> {
+    parse(text, file, false)
+}
+
+/// As [`documents`], but a key repeated in a mapping is an error, as
+/// kustomize reads `kustomization.yaml` (kubectl keeps the last value of a
+/// manifest's repeated key; kustomize refuses one in its own file, where
+/// keeping one `resources` of two would silently drop objects).
+///
+/// # Errors
+/// As [`documents`], and [`RenderError::Syntax`] at a repeated key.
+pub(crate) fn documents_unique_keys(text: &str, file: &Path) -> Result<Vec<Document>, RenderError> {
+    parse(text, file, true)
+}
+
+fn parse(text: &str, file: &Path, unique_keys: bool) -> Result<Vec<Document>, RenderError> {
     check_separators(text, file)?;
     let mut options = Options::default();
     options.set_emit_comments(false);
@@ -50,6 +65,7 @@ pub(crate) fn documents(text: &str, file: &Path) -> Result<Vec<Document>, Render
         anchors: HashMap::new(),
         expanded: 0,
         file,
+        unique_keys,
     };
     builder.stream()
 }
@@ -91,6 +107,8 @@ struct Builder<'i, 'f> {
     /// Values copied by aliases so far.
     expanded: usize,
     file: &'f Path,
+    /// Whether a repeated mapping key is an error.
+    unique_keys: bool,
 }
 
 impl<'i> Builder<'i, '_> {
@@ -204,6 +222,12 @@ impl<'i> Builder<'i, '_> {
                 Node::Scalar(Resolved::Merge) => self.merge(&mut map, value, value_at)?,
                 Node::Scalar(r) => {
                     let key = scalar::key_string(r).map_err(|m| self.error(key_at, m))?;
+                    if self.unique_keys && map.contains_key(&key) {
+                        return Err(self.error(
+                            key_at,
+                            format!("key `{key}` is repeated in this mapping (kustomize refuses a repeated key)"),
+                        ));
+                    }
                     let value = self.value(value, value_at)?;
                     map.insert(key, value);
                 }
@@ -340,6 +364,16 @@ mod tests {
     #[test]
     fn repeated_keys_keep_the_last_value_like_kubectl() {
         assert_eq!(docs("a: 1\na: 2\n")[0].value, json!({"a": 2}));
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_where_kustomize_refuses_them() {
+        let e = documents_unique_keys("a: 1\nb:\n  c: 1\n  c: 2\n", Path::new("k.yaml"))
+            .expect_err("repeated key");
+        assert!(
+            e.to_string().starts_with("k.yaml:4:3: key `c` is repeated"),
+            "{e}"
+        );
     }
 
     #[test]

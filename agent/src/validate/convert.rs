@@ -89,8 +89,23 @@ impl Context<'_> {
     pub(crate) fn render(&self, e: &RenderError, source: &Source) -> Finding {
         let text = e.to_string();
         match e {
-            RenderError::OutsideRepo { path } | RenderError::Missing { path } => {
-                match self.files.kustomization_naming(path) {
+            RenderError::OutsideRepo { path, listed_in }
+            | RenderError::Missing { path, listed_in } => {
+                let named = self.files.kustomization_naming(path).or_else(|| {
+                    // A path written as is (absolute, or climbing out): the
+                    // kustomization that lists it, at its `resources`.
+                    listed_in.as_ref().map(|file| {
+                        let line = self
+                            .files
+                            .text(file)
+                            .and_then(|t| t.lines().position(|l| l.contains(path.as_str())))
+                            .map(|i| i + 1)
+                            .or_else(|| self.files.key_line(file, "resources"))
+                            .unwrap_or(1);
+                        (file.clone(), line)
+                    })
+                });
+                match named {
                     Some((file, line)) => Finding::new(file, line, Check::Reference, &text),
                     None => self.in_config(&[self.source_path(source)], Check::Reference, &text),
                 }
@@ -128,6 +143,9 @@ impl Context<'_> {
                 Finding::new(file, line, Check::Render, &message)
             }
             RenderError::NotAMapping { file, line, .. } => {
+                Finding::new(file, *line, Check::Render, strip(&text, file, Some(*line)))
+            }
+            RenderError::TooLarge { file, line, .. } => {
                 Finding::new(file, *line, Check::Render, strip(&text, file, Some(*line)))
             }
             RenderError::MissingField { file, line, .. } => Finding::new(
@@ -175,7 +193,10 @@ impl Context<'_> {
                 Some((file, line)) => Finding::new(file, line, Check::Render, &text),
                 None => Finding::new(chart_file(chart), 1, Check::Render, &text),
             },
-            HelmFailure::Load => Finding::new(chart_file(chart), 1, Check::Render, &text),
+            // Which template loops is unknown: the chart's Chart.yaml.
+            HelmFailure::Load | HelmFailure::Timeout => {
+                Finding::new(chart_file(chart), 1, Check::Render, &text)
+            }
             HelmFailure::Values => {
                 let values = format!("{}.chart.values", source.site);
                 let chart_key = format!("{}.chart", source.site);
@@ -218,7 +239,9 @@ pub(crate) fn plan(e: &PlanError) -> Finding {
             (Check::Duplicate, Some(second), Some(object))
         }
         PlanError::UnknownKind { origin, .. } => (Check::CrdOrder, Some(origin), None),
-        PlanError::InvalidField { origin, object, .. } => {
+        PlanError::NoNamespace { origin, object } => (Check::Namespace, Some(origin), Some(object)),
+        PlanError::InvalidField { origin, object, .. }
+        | PlanError::InvalidObjectName { origin, object, .. } => {
             (Check::Identity, Some(origin), Some(object))
         }
         PlanError::DuplicateWave { .. }

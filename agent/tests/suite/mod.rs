@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod agents;
+pub mod inputs;
 pub mod kill;
 pub mod secrets;
 pub mod storms;

@@ -2,12 +2,15 @@
 //! by the `# Source:` comment Helm writes before every document.
 
 use super::protocol::{Failed, Job, Rendered, Reply};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-/// Renders `job` with the `helm` binary at `helm`.
-pub fn render(helm: &Path, job: &Job) -> Reply {
+/// Renders `job` with the `helm` binary at `helm`; `helm template` is
+/// killed when it runs longer than `timeout`.
+pub fn render(helm: &Path, job: &Job, timeout: Duration) -> Reply {
     let values = match ValuesFile::write(&job.values) {
         Ok(f) => f,
         Err(e) => return engine(format!("cannot write the values file: {e}")),
@@ -23,8 +26,14 @@ pub fn render(helm: &Path, job: &Job) -> Reply {
     if job.include_crds {
         cmd.arg("--include-crds");
     }
-    let out = match cmd.output() {
-        Ok(out) => out,
+    let out = match output_within(&mut cmd, timeout) {
+        Ok(Some(out)) => out,
+        Ok(None) => {
+            return Reply::Err {
+                failed: Failed::Timeout,
+                message: super::worker::timed_out(timeout),
+            };
+        }
         Err(e) => return engine(format!("cannot run {}: {e}", helm.display())),
     };
     if !out.status.success() {
@@ -44,6 +53,54 @@ pub fn render(helm: &Path, job: &Job) -> Reply {
         };
     }
     Reply::Ok(split(&String::from_utf8_lossy(&out.stdout)).normalize())
+}
+
+/// Runs `cmd` to its end and collects its output, or kills it after
+/// `timeout` (None).
+fn output_within(cmd: &mut Command, timeout: Duration) -> std::io::Result<Option<Output>> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Some(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
 }
 
 /// The `helm --version` line, to tell the engines apart in the cache key.

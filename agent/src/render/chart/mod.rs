@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use worker::WorkerClient;
 
 /// Which Helm engine renders charts.
@@ -56,6 +57,20 @@ pub struct HelmSettings {
     /// The executable run as the worker (`<exe> helm-worker`); default: the
     /// running executable, which is `wavesync`.
     pub worker_exe: Option<PathBuf>,
+    /// How long one chart render may take before the engine (the worker
+    /// process or `helm template`) is killed and the render fails (a
+    /// template that never ends); default [`DEFAULT_RENDER_TIMEOUT`].
+    pub timeout: Option<Duration>,
+}
+
+/// How long a chart render may take when [`HelmSettings::timeout`] is unset.
+pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl HelmSettings {
+    /// The render timeout in force.
+    pub fn render_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_RENDER_TIMEOUT)
+    }
 }
 
 /// One chart component to render.
@@ -96,6 +111,7 @@ enum Backend {
     Cli {
         bin: PathBuf,
         version: String,
+        timeout: Duration,
     },
     Lib {
         worker: WorkerClient,
@@ -112,7 +128,7 @@ impl Backend {
 
     fn render(&self, job: &Job) -> Reply {
         match self {
-            Backend::Cli { bin, .. } => cli::render(bin, job),
+            Backend::Cli { bin, timeout, .. } => cli::render(bin, job, *timeout),
             Backend::Lib { worker, .. } => worker.render(job),
         }
     }
@@ -211,6 +227,7 @@ fn failure_of(failed: Failed) -> HelmFailure {
         Failed::Values => HelmFailure::Values,
         Failed::Template => HelmFailure::Template,
         Failed::Engine => HelmFailure::Engine,
+        Failed::Timeout => HelmFailure::Timeout,
     }
 }
 
@@ -223,7 +240,11 @@ fn start(settings: &HelmSettings) -> Result<Backend, String> {
     match (settings.engine, cli) {
         (EngineChoice::Cli | EngineChoice::Auto, Some(bin)) => {
             let version = cli::version(&bin)?;
-            Ok(Backend::Cli { bin, version })
+            Ok(Backend::Cli {
+                bin,
+                version,
+                timeout: settings.render_timeout(),
+            })
         }
         (EngineChoice::Cli, None) => {
             Err("the helm CLI engine was asked for, but `helm` is not on PATH".into())
@@ -235,7 +256,7 @@ fn start(settings: &HelmSettings) -> Result<Backend, String> {
                 None => std::env::current_exe()
                     .map_err(|e| format!("cannot find the wavesync executable: {e}"))?,
             };
-            let worker = WorkerClient::new(exe, lib);
+            let worker = WorkerClient::new(exe, lib).with_timeout(settings.render_timeout());
             let version = worker.version()?;
             Ok(Backend::Lib { worker, version })
         }

@@ -43,6 +43,9 @@ pub enum Failed {
     Template,
     /// The engine itself.
     Engine,
+    /// The render did not finish within the render timeout (the engine
+    /// was killed; set by the agent's side, never by the worker).
+    Timeout,
 }
 
 /// The answer to a [`Job`].

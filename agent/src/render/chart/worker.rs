@@ -13,8 +13,10 @@ use super::protocol::{Failed, Hello, Job, Rendered, Reply};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Serves render jobs on stdin/stdout until stdin closes (the worker's main).
 ///
@@ -117,19 +119,31 @@ fn engine_error(message: String) -> Reply {
 
 /// The agent's side: a worker process started on first use and reused for
 /// every render after (the Go runtime's start-up is paid once), restarted
-/// after a crash.
+/// after a crash. A render that takes longer than the timeout (a template
+/// that never ends) kills the worker; the next render starts a fresh one.
 pub struct WorkerClient {
     exe: PathBuf,
     lib: PathBuf,
+    timeout: Duration,
     running: Mutex<Option<Running>>,
 }
 
 struct Running {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// The worker's stdout, line by line, from a reader thread (so that a
+    /// wait for an answer can time out).
+    stdout: Receiver<std::io::Result<String>>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     version: String,
+}
+
+/// Why an exchange with the worker gave no answer.
+enum NoAnswer {
+    /// It did not answer within the timeout (it is killed).
+    TimedOut,
+    /// It died, or spoke nonsense.
+    Failed(String),
 }
 
 /// Lines of the worker's stderr kept for the message when it crashes.
@@ -141,8 +155,16 @@ impl WorkerClient {
         WorkerClient {
             exe,
             lib,
+            timeout: super::DEFAULT_RENDER_TIMEOUT,
             running: Mutex::new(None),
         }
+    }
+
+    /// The same client, with `timeout` for the worker's start and each render.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> WorkerClient {
+        self.timeout = timeout;
+        self
     }
 
     /// The library's version (starting the worker if it is not running).
@@ -161,9 +183,17 @@ impl WorkerClient {
             Ok(r) => r,
             Err(message) => return engine_error(message),
         };
-        match running.exchange(job) {
+        match running.exchange(job, self.timeout) {
             Ok(reply) => reply,
-            Err(why) => {
+            Err(NoAnswer::TimedOut) => {
+                // Dropping the worker kills it; the next render starts a fresh one.
+                *guard = None;
+                Reply::Err {
+                    failed: Failed::Timeout,
+                    message: timed_out(self.timeout),
+                }
+            }
+            Err(NoAnswer::Failed(why)) => {
                 // The worker died mid-job (a Go panic, a signal): report it
                 // with what it printed, and start a fresh one next time.
                 let message = running.crash_report(&why);
@@ -206,13 +236,20 @@ impl WorkerClient {
         let mut running = Running {
             child,
             stdin,
-            stdout: BufReader::new(stdout),
+            stdout: spawn_stdout_reader(stdout),
             stderr: tail,
             version: String::new(),
         };
-        let hello: Hello = running
-            .read_line()
-            .map_err(|why| running.crash_report(&why))?;
+        let hello: Hello = match running.read_line(self.timeout) {
+            Ok(hello) => hello,
+            Err(NoAnswer::TimedOut) => {
+                return Err(format!(
+                    "the helm worker did not start within {}",
+                    seconds(self.timeout)
+                ));
+            }
+            Err(NoAnswer::Failed(why)) => return Err(running.crash_report(&why)),
+        };
         match hello {
             Hello::Ready(version) => {
                 running.version = version;
@@ -224,23 +261,36 @@ impl WorkerClient {
 }
 
 impl Running {
-    fn exchange(&mut self, job: &Job) -> Result<Reply, String> {
-        let line = serde_json::to_string(job).map_err(|e| e.to_string())?;
+    fn exchange(&mut self, job: &Job, timeout: Duration) -> Result<Reply, NoAnswer> {
+        let line = serde_json::to_string(job).map_err(|e| NoAnswer::Failed(e.to_string()))?;
         self.stdin
             .write_all(line.as_bytes())
             .and_then(|()| self.stdin.write_all(b"\n"))
             .and_then(|()| self.stdin.flush())
-            .map_err(|e| format!("cannot write to the helm worker: {e}"))?;
-        self.read_line()
+            .map_err(|e| NoAnswer::Failed(format!("cannot write to the helm worker: {e}")))?;
+        self.read_line(timeout)
     }
 
-    fn read_line<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, String> {
-        let mut line = String::new();
-        match self.stdout.read_line(&mut line) {
-            Ok(0) => Err("the helm worker exited".into()),
-            Ok(_) => serde_json::from_str(&line)
-                .map_err(|e| format!("unreadable answer from the helm worker: {e}")),
-            Err(e) => Err(format!("cannot read from the helm worker: {e}")),
+    /// The next line the worker writes, within `timeout` (else it is killed).
+    fn read_line<T: serde::de::DeserializeOwned>(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<T, NoAnswer> {
+        match self.stdout.recv_timeout(timeout) {
+            Ok(Ok(line)) => serde_json::from_str(&line).map_err(|e| {
+                NoAnswer::Failed(format!("unreadable answer from the helm worker: {e}"))
+            }),
+            Ok(Err(e)) => Err(NoAnswer::Failed(format!(
+                "cannot read from the helm worker: {e}"
+            ))),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(NoAnswer::Failed("the helm worker exited".into()))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                Err(NoAnswer::TimedOut)
+            }
         }
     }
 
@@ -274,6 +324,45 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The message of a render stopped by the timeout (the chart is named by
+/// the caller).
+pub(super) fn timed_out(timeout: Duration) -> String {
+    format!(
+        "the chart did not render within {} (a template that never ends?); \
+         the render was stopped (the limit is --helm-timeout)",
+        seconds(timeout)
+    )
+}
+
+/// `60s`, `1.5s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// Forwards the worker's stdout line by line; ends at its end (or an error).
+fn spawn_stdout_reader(stdout: impl Read + Send + 'static) -> Receiver<std::io::Result<String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    if tx.send(Ok(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    rx
 }
 
 fn spawn_stderr_reader(stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>) {

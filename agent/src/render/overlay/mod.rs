@@ -289,6 +289,7 @@ fn build(
     let Some(kfile) = kustomization_file(dir) else {
         return Err(RenderError::Missing {
             path: format!("{}/kustomization.yaml", display(&dir.rel)),
+            listed_in: None,
         });
     };
     // kustomize refuses a directory with two of them rather than pick one.
@@ -312,7 +313,7 @@ fn build(
         file: kfile.clone(),
         message,
     })?;
-    let docs = yaml::documents(&text, &kfile)?;
+    let docs = yaml::documents_unique_keys(&text, &kfile)?;
     let k = match docs.into_iter().next().map(|d| d.value) {
         Some(Value::Object(m)) => m,
         None | Some(Value::Null) => Map::new(),
@@ -330,11 +331,12 @@ fn build(
     // kustomize appends the deprecated `bases` to `resources`.
     for field in ["resources", "bases"] {
         for entry in strings(&k, field, &kfile)? {
-            let p = join(req, &dir.rel, &entry, &kfile)?;
+            let p = join(req, &dir.rel, &entry, &kfile).map_err(|e| entry_error(e, &kfile))?;
             let added = if p.abs.is_dir() {
                 build(req, &p, stack)?
             } else {
-                let p = join_file(req, &dir.rel, &entry, &kfile)?;
+                let p =
+                    join_file(req, &dir.rel, &entry, &kfile).map_err(|e| entry_error(e, &kfile))?;
                 Plain
                     .render(&RenderRequest {
                         repo_root: req.repo_root,
@@ -354,6 +356,28 @@ fn build(
     transform::run(req, &dir.rel, &kfile, &k, &mut out)?;
     stack.pop();
     Ok(out)
+}
+
+/// A path error of an entry of `field` (`resources`), with the
+/// kustomization that lists it: the file to fix is that one.
+fn entry_error(e: RenderError, kfile: &Path) -> RenderError {
+    match e {
+        RenderError::OutsideRepo {
+            path,
+            listed_in: None,
+        } => RenderError::OutsideRepo {
+            path,
+            listed_in: Some(kfile.to_path_buf()),
+        },
+        RenderError::Missing {
+            path,
+            listed_in: None,
+        } => RenderError::Missing {
+            path,
+            listed_in: Some(kfile.to_path_buf()),
+        },
+        other => other,
+    }
 }
 
 /// Adds a resource, refusing a second one with the same current id (as kustomize does).
