@@ -386,6 +386,71 @@ impl Node<'_> {
     }
 }
 
+/// Paths (`spec.backup`) where a custom resource holds an explicit `null`
+/// for a field its CRD declares as a non-nullable object: server-side apply
+/// refuses those (422, "must be of type object").
+pub fn null_objects(v: &Value, node: Node) -> Vec<String> {
+    let mut out = Vec::new();
+    walk_nulls(v, node, "", &mut |path, schema, _| {
+        if schema.get("type").and_then(Value::as_str) == Some("object") {
+            out.push(path.to_string());
+        }
+    });
+    out
+}
+
+/// Removes the `null`s a custom resource holds for fields its CRD declares
+/// without `nullable: true` or a `default`, as kube-apiserver does on create
+/// and update (a nullable field keeps its `null`).
+pub fn prune_nulls(v: &mut Value, node: Node) {
+    let mut drop = Vec::new();
+    walk_nulls(v, node, "", &mut |_, _, pointer| {
+        drop.push(pointer.to_string())
+    });
+    // Deepest first, so that a parent's pointer stays valid.
+    for pointer in drop.iter().rev() {
+        let Some((parent, key)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        if let Some(m) = v.pointer_mut(parent).and_then(Value::as_object_mut) {
+            m.remove(&key.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+}
+
+/// Calls `f(path, schema, json_pointer)` for each `null` of an object
+/// field whose CRD schema node is neither nullable nor defaulted.
+fn walk_nulls(v: &Value, node: Node, path: &str, f: &mut dyn FnMut(&str, &Value, &str)) {
+    fn go(v: &Value, node: Node, path: &str, pointer: &str, f: &mut dyn FnMut(&str, &Value, &str)) {
+        let Value::Object(m) = v else {
+            return;
+        };
+        if !node.declares_fields() {
+            return;
+        }
+        for (k, child) in m {
+            let Some(c) = node.child(k) else { continue };
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            let ptr = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match (child, c) {
+                (Value::Null, Node::Crd(schema)) => {
+                    let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
+                    if !nullable && schema.get("default").is_none() {
+                        f(&p, schema, &ptr);
+                    }
+                }
+                (Value::Object(_), _) => go(child, c, &p, &ptr, f),
+                _ => {}
+            }
+        }
+    }
+    go(v, node, path, "", f);
+}
+
 /// Scalars of the wrong JSON type (a string where an integer is declared),
 /// which kube-apiserver refuses rather than coerces.
 pub fn type_mismatches(v: &Value, node: Node) -> Vec<TypeMismatch> {

@@ -341,6 +341,8 @@ impl<'a> Write<'a> {
         self.check_unknown_fields(&mut new)?;
         if rt.crd_schema.is_none() {
             crate::defaults::default_object(&rt.group, &rt.kind, &mut new);
+        } else {
+            crate::schema::prune_nulls(&mut new, node_for(rt));
         }
         // kube-apiserver records ownership after defaulting but before the
         // create strategy fills in server-owned fields (a Job's selector).
@@ -668,6 +670,23 @@ fn apply(core: &Core, rp: &ResourcePath, opts: &WriteOptions, body: &[u8]) -> Ou
         && let Err(path) = ssa::to_field_set(&config, node)
     {
         return Err(typed_error(format!("{path}: field not declared in schema")));
+    }
+    if rt.crd_schema.is_some() {
+        let nulls = crate::schema::null_objects(&config, node);
+        if !nulls.is_empty() {
+            let causes: Vec<crate::validation::Cause> = nulls
+                .iter()
+                .map(|path| crate::validation::Cause {
+                    reason: "FieldValueTypeInvalid",
+                    field: path.clone(),
+                    message: format!(
+                        "Invalid value: \"null\": {path} in body must be of type object: \"null\""
+                    ),
+                })
+                .collect();
+            let name = rp.name.clone().unwrap_or_default();
+            return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
+        }
     }
     if rt.crd_schema.is_none()
         && let Some(m) = crate::schema::type_mismatches(&config, node).first()

@@ -441,3 +441,73 @@ async fn deleting_a_crd_deletes_its_objects_and_the_type() {
         "objects of the deleted CRD do not come back"
     );
 }
+
+/// Issue 14 point 8: an explicit `null` where the CRD declares an object is
+/// refused under server-side apply (422, as kube-apiserver v1.32 does), and
+/// pruned by plain create and update unless the field is nullable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_null_for_a_declared_object_is_refused_by_apply_and_pruned_by_create() {
+    let (_sim, client) = setup("nulls").await;
+    install_crd(
+        &client,
+        crd_json(
+            "db.example.com",
+            "Cluster",
+            "clusters",
+            "Namespaced",
+            json!({
+                "instances": {"type": "integer"},
+                "backup": {"type": "object", "properties": {"schedule": {"type": "string"}}},
+                "monitoring": {"type": "object", "nullable": true},
+            }),
+        ),
+    )
+    .await;
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "nulls",
+        &resource("db.example.com", "v1", "Cluster", "clusters"),
+    );
+    let obj = |name: &str| {
+        json!({"apiVersion": "db.example.com/v1", "kind": "Cluster",
+          "metadata": {"name": name, "namespace": "nulls"},
+          "spec": {"instances": 3, "backup": null, "monitoring": null}})
+    };
+    let refused = api_error(
+        api.patch(
+            "pg",
+            &PatchParams::apply("chart").force(),
+            &Patch::Apply(&obj("pg")),
+        )
+        .await,
+    );
+    assert_eq!(refused.code, 422, "{refused:?}");
+    assert!(
+        refused
+            .message
+            .contains("spec.backup: Invalid value: \"null\": spec.backup in body must be of type object: \"null\""),
+        "{}",
+        refused.message
+    );
+    assert!(
+        !refused.message.contains("monitoring"),
+        "nullable: {}",
+        refused.message
+    );
+
+    let created = api
+        .create(&PostParams::default(), &dynobj(obj("made")))
+        .await
+        .expect("a plain create prunes the null");
+    let spec = &as_json(&created)["spec"];
+    assert!(spec.get("backup").is_none(), "{spec}");
+    assert_eq!(
+        spec["monitoring"],
+        Value::Null,
+        "a nullable field keeps its null"
+    );
+    assert!(
+        spec.as_object()
+            .is_some_and(|m| m.contains_key("monitoring"))
+    );
+}
