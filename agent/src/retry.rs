@@ -24,7 +24,13 @@ where
         attempt += 1;
         match op().await {
             Err(e) if category_of_kube(&e) == Category::Transient && attempt < backoff.attempts => {
-                tracing::debug!(what, attempt, error = %e, "transient API failure; retrying");
+                // The status, never the server's message: it may quote a
+                // Secret value the request carried.
+                let error = match &e {
+                    kube::Error::Api(s) => format!("{} {}", s.code, s.reason),
+                    other => other.to_string(),
+                };
+                tracing::debug!(what, attempt, %error, "transient API failure; retrying");
                 tokio::time::sleep(backoff.delay(attempt)).await;
             }
             other => return other,

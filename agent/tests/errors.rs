@@ -152,8 +152,11 @@ async fn regression_a_forbidden_read_while_waiting_for_a_crd_fails_at_once_as_pe
         origin: Default::default(),
     };
     let started = Instant::now();
-    let out = Applier::new(resolver).apply(&[crd]).await;
-    let err = out.errors.first().expect("the wait fails");
+    let out = Applier::new(resolver)
+        .apply(&[crd], &Default::default())
+        .await;
+    let errors = out.errors();
+    let err = errors.first().expect("the wait fails");
     assert_eq!(err.category(), Category::Permission, "{err}");
     let text = err.to_string();
     assert!(

@@ -556,6 +556,100 @@ async fn a_completed_wave_that_drifted_is_reapplied_instead_of_skipped() {
     );
 }
 
+/// Issue 13: a commit that changes one object of the first wave re-runs
+/// every wave, but only that object is written: the others are compared
+/// with a dry run and left as they are (their revision included), and the
+/// unchanged Job does not re-run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_the_first_wave_rewrites_only_the_changed_object() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    let first = env.repo.commit("initial");
+    let engine = env.engine();
+    env.sync(&engine).await.1.expect("first sync");
+    let job_uid = env
+        .get("batch/v1", "Job", "shop", "migrate")
+        .await
+        .expect("job")["metadata"]["uid"]
+        .clone();
+    let rv_web = env
+        .resource_version("apps/v1", "Deployment", "shop", "web")
+        .await;
+    let rv_widget = env
+        .resource_version("example.com/v1", "Widget", "shop", "w1")
+        .await;
+
+    env.repo.write(
+        "waves/base/settings.yaml",
+        &configmap("settings", "shop", "green", &[]),
+    );
+    let second = env.repo.commit("settings: green");
+    env.sim.counters().reset();
+    env.events.clear();
+    let report = env.sync(&engine).await.1.expect("second sync");
+    assert_eq!(report.applied_waves.len(), 4, "{:?}", report.applied_waves);
+
+    let c = env.sim.counters();
+    assert_eq!(
+        c.object("patch", "configmaps", Some("shop"), "settings"),
+        1,
+        "the changed object is applied once"
+    );
+    for (resource, ns, name) in [
+        ("namespaces", None, "shop"),
+        ("customresourcedefinitions", None, "widgets.example.com"),
+        ("widgets", Some("shop"), "w1"),
+        ("jobs", Some("shop"), "migrate"),
+        ("deployments", Some("shop"), "web"),
+    ] {
+        assert_eq!(
+            c.object("patch", resource, ns, name),
+            0,
+            "{resource} {name} is not rewritten"
+        );
+    }
+    assert_eq!(
+        c.get("delete", "jobs"),
+        0,
+        "the unchanged Job is not re-created"
+    );
+    let revision = |o: &serde_json::Value| {
+        o["metadata"]["annotations"]["wavesync.io/revision"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let settings = env
+        .get("v1", "ConfigMap", "shop", "settings")
+        .await
+        .expect("settings");
+    assert_eq!(settings["data"]["value"], "green");
+    assert_eq!(revision(&settings).as_deref(), Some(second.as_str()));
+    let web = env
+        .get("apps/v1", "Deployment", "shop", "web")
+        .await
+        .expect("web");
+    assert_eq!(
+        revision(&web).as_deref(),
+        Some(first.as_str()),
+        "an unchanged object keeps the revision that last changed it"
+    );
+    assert_eq!(
+        env.resource_version("apps/v1", "Deployment", "shop", "web")
+            .await,
+        rv_web
+    );
+    assert_eq!(
+        env.resource_version("example.com/v1", "Widget", "shop", "w1")
+            .await,
+        rv_widget
+    );
+    let job = env
+        .get("batch/v1", "Job", "shop", "migrate")
+        .await
+        .expect("job");
+    assert_eq!(job["metadata"]["uid"], job_uid, "the Job did not re-run");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_carry_the_revision_that_last_applied_them() {
     let mut env = Env::start().await;

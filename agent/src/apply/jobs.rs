@@ -3,10 +3,9 @@
 //! changes, and leaves an unchanged (complete) Job alone, so it never re-runs.
 
 use super::error::ApplyError;
-use super::resolver::Resolver;
 use crate::error::{Category, category_of_kube};
-use crate::model::Object;
-use kube::api::{DeleteParams, PropagationPolicy};
+use crate::model::{ObjRef, Object};
+use kube::api::{DeleteParams, DynamicObject, PropagationPolicy};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -37,30 +36,26 @@ pub fn stamp(obj: &mut Object) {
     meta["annotations"][JOB_DIGEST] = Value::String(digest[..16].to_string());
 }
 
-/// Deletes the live Job when its digest differs from `obj`'s, and waits until it is gone.
-/// Returns true when a Job was deleted (so the apply re-runs it).
+/// Whether the live Job was made from other content than `obj` (stamped).
+pub fn content_changed(obj: &Object, live: &Value) -> bool {
+    let have = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(JOB_DIGEST))
+        .and_then(Value::as_str);
+    obj.annotation(JOB_DIGEST) != have
+}
+
+/// Deletes the live Job `r` and waits until it is gone, so that the apply
+/// that follows creates it again (and it re-runs).
 ///
 /// # Errors
-/// Lookup failures, or the old Job not going away in time.
-pub async fn replace_if_changed(
-    resolver: &Resolver,
+/// The delete failing, or the old Job not going away within `timeout`.
+pub async fn delete_and_wait(
+    api: &kube::Api<DynamicObject>,
     obj: &Object,
     timeout: Duration,
-) -> Result<bool, ApplyError> {
-    let r = obj.reference();
-    let Some((api, Some(live))) = resolver.get(&r).await? else {
-        return Ok(false);
-    };
-    let wanted = obj.annotation(JOB_DIGEST);
-    let have = live
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(JOB_DIGEST))
-        .map(String::as_str);
-    if wanted == have {
-        return Ok(false);
-    }
+) -> Result<(), ApplyError> {
+    let r: ObjRef = obj.reference();
     tracing::info!(job = %r, "job content changed; recreating it");
     let dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
@@ -68,7 +63,7 @@ pub async fn replace_if_changed(
     };
     match api.delete(&r.name, &dp).await {
         Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
         Err(source) => {
             return Err(ApplyError::Delete {
                 object: r.clone(),
@@ -79,7 +74,7 @@ pub async fn replace_if_changed(
     let start = Instant::now();
     while start.elapsed() < timeout {
         match api.get_opt(&r.name).await {
-            Ok(None) => return Ok(true),
+            Ok(None) => return Ok(()),
             Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
             // A refusal will not pass by waiting; a blip may.
             Err(e) if category_of_kube(&e) != Category::Transient => {

@@ -1,17 +1,22 @@
 //! Apply: server-side apply of planned objects (field manager `wavesync`,
 //! forced — Git is the truth), staged inside a component (CRDs and Namespaces
-//! first, CRDs waited on until Established), bounded concurrency, Jobs
-//! recreated when their content changes, and pruning of objects removed from
+//! first, CRDs waited on until Established), bounded concurrency, objects
+//! whose desired state did not change left unwritten, Jobs recreated when
+//! their content changes, and pruning of objects removed from
 //! Git with safety rails.
 
 pub mod action;
+pub mod changeset;
 pub mod error;
 pub mod jobs;
+pub mod object;
 pub mod prune;
 pub mod resolver;
+pub mod revision;
 pub mod ssa;
 pub mod staged;
 
+pub use changeset::{Action, Change, ChangeSet};
 pub use error::ApplyError;
 pub use resolver::Resolver;
 

@@ -4,24 +4,12 @@
 //! annotated `wavesync.io/prune: "true"`, never an object annotated
 //! `wavesync.io/prune: "false"`, and never an object another WaveSet took over.
 
+use super::changeset::{Action, ChangeSet};
 use super::error::ApplyError;
 use super::resolver::Resolver;
 use super::{PRUNE_ANNOTATION, WAVESET_LABEL};
 use crate::model::ObjRef;
 use kube::api::{DeleteParams, PropagationPolicy};
-
-/// What pruning did.
-#[derive(Debug, Default)]
-pub struct PruneOutcome {
-    /// Deleted (or already gone).
-    pub deleted: Vec<ObjRef>,
-    /// Of those, the ones that were already gone: nothing was deleted.
-    pub gone: Vec<ObjRef>,
-    /// Left in the cluster on purpose, with the reason; no longer managed.
-    pub kept: Vec<(ObjRef, String)>,
-    /// Deletes that failed: these stay in the inventory for the next attempt.
-    pub failed: Vec<(ObjRef, ApplyError)>,
-}
 
 /// Why an object must not be deleted, if it must not.
 pub fn protected(
@@ -52,35 +40,24 @@ pub fn protected(
     None
 }
 
-/// Deletes `stale` objects, with the safety rails above.
+/// Deletes `stale` objects, with the safety rails above: each becomes
+/// [`Action::Deleted`], [`Action::Gone`], [`Action::Skipped`] (kept, with
+/// why) or [`Action::Failed`] (it stays in the inventory for the next attempt).
 pub async fn prune(
     resolver: &Resolver,
     waveset: &str,
     stale: &[ObjRef],
     dry_run: bool,
-) -> PruneOutcome {
-    let mut out = PruneOutcome::default();
+) -> ChangeSet {
+    let mut out = ChangeSet::default();
     for r in stale {
-        match prune_one(resolver, waveset, r, dry_run).await {
-            Ok(Pruned::Deleted) => out.deleted.push(r.clone()),
-            Ok(Pruned::Gone) => {
-                out.deleted.push(r.clone());
-                out.gone.push(r.clone());
-            }
-            Ok(Pruned::Kept(why)) => out.kept.push((r.clone(), why)),
-            Err(e) => out.failed.push((r.clone(), e)),
-        }
+        let action = match prune_one(resolver, waveset, r, dry_run).await {
+            Ok(action) => action,
+            Err(e) => Action::Failed(e),
+        };
+        out.push(r.clone(), action, None);
     }
     out
-}
-
-/// What became of one stale object.
-enum Pruned {
-    Deleted,
-    /// Not there any more (or its kind is no longer served).
-    Gone,
-    /// Protected, with the reason.
-    Kept(String),
 }
 
 async fn prune_one(
@@ -88,10 +65,10 @@ async fn prune_one(
     waveset: &str,
     r: &ObjRef,
     dry_run: bool,
-) -> Result<Pruned, ApplyError> {
+) -> Result<Action, ApplyError> {
     // A kind no longer served (its CRD was removed) or an object already gone: nothing to do.
     let Some((api, Some(live))) = resolver.get(r).await? else {
-        return Ok(Pruned::Gone);
+        return Ok(Action::Gone);
     };
     let annotation = live
         .metadata
@@ -106,7 +83,7 @@ async fn prune_one(
         .and_then(|l| l.get(WAVESET_LABEL))
         .map(String::as_str);
     if let Some(why) = protected(r, annotation, owner, waveset) {
-        return Ok(Pruned::Kept(why));
+        return Ok(Action::Skipped(why));
     }
     let mut dp = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
@@ -114,8 +91,8 @@ async fn prune_one(
     };
     dp.dry_run = dry_run;
     match api.delete(&r.name, &dp).await {
-        Ok(_) => Ok(Pruned::Deleted),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Pruned::Gone),
+        Ok(_) => Ok(Action::Deleted),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::Gone),
         Err(source) => Err(ApplyError::Delete {
             object: r.clone(),
             source: Box::new(source.into()),

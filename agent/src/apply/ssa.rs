@@ -6,7 +6,8 @@ use super::error::ApplyError;
 use super::resolver::Resolver;
 use crate::error::{Category, category_of_status};
 use crate::model::Object;
-use kube::api::{Patch, PatchParams};
+use crate::retry;
+use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -54,41 +55,69 @@ pub async fn apply(
 ) -> Result<Value, ApplyError> {
     let r = obj.reference();
     let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
-        return Err(ApplyError::UnknownKind {
-            object: r.clone(),
-            origin: obj.origin.clone(),
-            api_version: r.api_version.clone(),
-            kind: r.kind.clone(),
-        });
+        return Err(unknown_kind(obj));
     };
     let api = resolver.api(&resolved, &r.namespace);
     let mut params = PatchParams::apply(FIELD_MANAGER).force();
     params.dry_run = dry_run;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match api.patch(&r.name, &params, &Patch::Apply(&obj.json)).await {
-            Ok(live) => {
-                return serde_json::to_value(live).map_err(|e| ApplyError::Decode {
-                    object: r.clone(),
-                    message: e.to_string(),
-                });
-            }
-            Err(e) => {
-                let (message, category) = describe(&e, obj);
-                if category == Category::Transient && attempt < backoff.attempts {
-                    tracing::debug!(object = %r, attempt, error = %message, "transient apply failure; retrying");
-                    tokio::time::sleep(backoff.delay(attempt)).await;
-                    continue;
-                }
-                return Err(ApplyError::Api {
-                    object: r,
-                    origin: obj.origin.clone(),
-                    message,
-                    category,
-                });
-            }
+    let what = if dry_run { "dry-run apply" } else { "apply" };
+    let patch = Patch::Apply(&obj.json);
+    match retry::transient(what, backoff, || api.patch(&r.name, &params, &patch)).await {
+        Ok(live) => serde_json::to_value(live).map_err(|e| ApplyError::Decode {
+            object: r.clone(),
+            message: e.to_string(),
+        }),
+        Err(e) => {
+            let (message, category) = describe(&e, obj);
+            Err(ApplyError::Api {
+                object: r,
+                origin: obj.origin.clone(),
+                message,
+                category,
+            })
         }
+    }
+}
+
+/// The live object `obj` names (`None` when it does not exist), with the
+/// API to act on it, transient failures retried.
+///
+/// # Errors
+/// [`ApplyError::UnknownKind`] when the cluster does not serve the kind;
+/// discovery and read failures.
+pub async fn read(
+    resolver: &Resolver,
+    obj: &Object,
+    backoff: Backoff,
+) -> Result<(kube::Api<DynamicObject>, Option<Value>), ApplyError> {
+    let r = obj.reference();
+    let Some(resolved) = resolver.resolve(&r.api_version, &r.kind).await? else {
+        return Err(unknown_kind(obj));
+    };
+    let api = resolver.api(&resolved, &r.namespace);
+    let live = retry::transient("read before apply", backoff, || api.get_opt(&r.name))
+        .await
+        .map_err(|source| ApplyError::Read {
+            object: r.clone(),
+            source: Box::new(source.into()),
+        })?;
+    let live = live
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApplyError::Decode {
+            object: r.clone(),
+            message: e.to_string(),
+        })?;
+    Ok((api, live))
+}
+
+fn unknown_kind(obj: &Object) -> ApplyError {
+    let r = obj.reference();
+    ApplyError::UnknownKind {
+        api_version: r.api_version.clone(),
+        kind: r.kind.clone(),
+        object: r,
+        origin: obj.origin.clone(),
     }
 }
 

@@ -3,28 +3,17 @@
 //! resources can follow at once), then everything else with bounded
 //! concurrency.
 
+use super::changeset::{Action, Change, ChangeSet};
 use super::error::ApplyError;
-use super::jobs;
+use super::object::{self, Mode};
 use super::resolver::Resolver;
-use super::ssa::{self, Backoff};
+use super::ssa::Backoff;
 use crate::error::{ApiFailure, Category, category_of_kube};
 use crate::model::{ObjRef, Object};
 use futures::StreamExt;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-/// What an apply did: the objects now in the cluster, and what failed.
-#[derive(Debug, Default)]
-pub struct ApplyOutcome {
-    /// Objects applied successfully (they belong in the inventory).
-    pub applied: Vec<ObjRef>,
-    /// The live objects the server returned, so health need not read them again.
-    pub live: Vec<(ObjRef, Value)>,
-    /// Jobs deleted and recreated because their content changed.
-    pub recreated_jobs: Vec<ObjRef>,
-    /// Failures, one per object.
-    pub errors: Vec<ApplyError>,
-}
 
 /// Applies objects for one WaveSet.
 #[derive(Clone)]
@@ -34,37 +23,13 @@ pub struct Applier {
     pub concurrency: usize,
     /// Send everything with `dryRun=All`.
     pub dry_run: bool,
-    /// Retries of transient failures per object.
+    /// Retries of transient failures per request.
     pub backoff: Backoff,
     /// How long to wait for CRDs to be Established.
     pub crd_timeout: Duration,
-    /// The source revision stamped on every object as [`REVISION_ANNOTATION`].
+    /// The source revision stamped on what is written, as
+    /// [`super::revision::REVISION_ANNOTATION`].
     pub revision: Option<String>,
-}
-
-/// The Git revision that last applied an object. Stamped at apply time,
-/// after the wave digest and a Job's content digest are taken, so that a new
-/// commit neither re-runs unchanged waves nor re-creates unchanged Jobs.
-pub const REVISION_ANNOTATION: &str = "wavesync.io/revision";
-
-/// `o` with the revision annotation, when there is one to add.
-fn stamped<'a>(o: &'a Object, revision: Option<&str>) -> std::borrow::Cow<'a, Object> {
-    let Some(revision) = revision else {
-        return std::borrow::Cow::Borrowed(o);
-    };
-    let mut o = o.clone();
-    if let Some(meta) = o.json.get_mut("metadata").and_then(Value::as_object_mut) {
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(a) = annotations.as_object_mut() {
-            a.insert(
-                REVISION_ANNOTATION.into(),
-                Value::String(revision.to_owned()),
-            );
-        }
-    }
-    std::borrow::Cow::Owned(o)
 }
 
 fn is_first_stage(o: &Object) -> bool {
@@ -98,31 +63,20 @@ impl Applier {
         &self.resolver
     }
 
-    /// Applies `objects` (already in apply order) in two stages.
-    pub async fn apply(&self, objects: &[Object]) -> ApplyOutcome {
-        let mut out = ApplyOutcome::default();
+    /// Applies `objects` (already in apply order) in two stages. `known`
+    /// is what the inventory holds: those objects are compared with what is
+    /// live and written only when they differ.
+    pub async fn apply(&self, objects: &[Object], known: &BTreeSet<ObjRef>) -> ChangeSet {
+        let mut out = ChangeSet::default();
         let (first, rest): (Vec<&Object>, Vec<&Object>) =
             objects.iter().partition(|o| is_first_stage(o));
         self.prefetch(&first).await;
         // CRDs and Namespaces do not depend on each other: apply them together.
-        let first_pending: Vec<_> = first
-            .iter()
-            .map(|o| async move {
-                let o = stamped(o, self.revision.as_deref());
-                ssa::apply(&self.resolver, &o, self.dry_run, self.backoff).await
-            })
-            .collect();
-        let first_results = futures::future::join_all(first_pending).await;
-        for (o, res) in first.iter().zip(first_results) {
-            match res {
-                Ok(live) => {
-                    out.applied.push(o.reference());
-                    out.live.push((o.reference(), live));
-                }
-                Err(e) => out.errors.push(e),
-            }
+        let first_pending: Vec<_> = first.iter().map(|o| self.apply_one(o, known)).collect();
+        for change in futures::future::join_all(first_pending).await {
+            out.changes.push(change);
         }
-        if !out.errors.is_empty() {
+        if out.worst_failure().is_some() {
             return out;
         }
         let crds: Vec<&Object> = first.iter().copied().filter(|o| is_crd(o)).collect();
@@ -130,35 +84,36 @@ impl Applier {
             && !self.dry_run
             && let Err(e) = self.wait_established(&crds).await
         {
-            out.errors.push(e);
+            // Not one object's failure: the stage's. It is listed against
+            // the first CRD so the wave's account names it.
+            out.push(crds[0].reference(), Action::Failed(e), None);
             return out;
         }
         self.prefetch(&rest).await;
         // The futures are made before they enter the stream: a closure over
         // `&Object` inside it keeps the future from being provably `Send`
         // (rustc #100013), and `Engine::sync` must be spawnable.
-        let pending: Vec<_> = rest
-            .into_iter()
-            .map(|o| self.apply_second_stage(o))
-            .collect();
-        let results: Vec<(ObjRef, bool, Result<Value, ApplyError>)> =
-            futures::stream::iter(pending)
-                .buffer_unordered(self.concurrency.max(1))
-                .collect()
-                .await;
-        for (r, recreated, res) in results {
-            match res {
-                Ok(live) => {
-                    if recreated {
-                        out.recreated_jobs.push(r.clone());
-                    }
-                    out.live.push((r.clone(), live));
-                    out.applied.push(r);
-                }
-                Err(e) => out.errors.push(e),
-            }
-        }
+        let pending: Vec<_> = rest.into_iter().map(|o| self.apply_one(o, known)).collect();
+        let changes: Vec<Change> = futures::stream::iter(pending)
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        out.changes.extend(changes);
         out
+    }
+
+    fn apply_one<'a>(
+        &'a self,
+        o: &'a Object,
+        known: &'a BTreeSet<ObjRef>,
+    ) -> impl std::future::Future<Output = Change> + Send + 'a {
+        let mode = Mode {
+            revision: self.revision.as_deref(),
+            known: known.contains(&o.reference()),
+            dry_run: self.dry_run,
+            backoff: self.backoff,
+        };
+        object::apply(&self.resolver, o, mode)
     }
 
     /// Resolves each kind once before a concurrent stage, rather than once per
@@ -177,44 +132,6 @@ impl Applier {
         for (api_version, kind) in &kinds {
             let _ = self.resolver.resolve(api_version, kind).await;
         }
-    }
-
-    async fn apply_second_stage(&self, o: &Object) -> (ObjRef, bool, Result<Value, ApplyError>) {
-        let r = o.reference();
-        if !jobs::is_job(o) {
-            return (
-                r,
-                false,
-                ssa::apply(
-                    &self.resolver,
-                    &stamped(o, self.revision.as_deref()),
-                    self.dry_run,
-                    self.backoff,
-                )
-                .await,
-            );
-        }
-        let mut job = o.clone();
-        jobs::stamp(&mut job);
-        let recreated = if self.dry_run {
-            false
-        } else {
-            match jobs::replace_if_changed(&self.resolver, &job, Duration::from_secs(60)).await {
-                Ok(d) => d,
-                Err(e) => return (r, false, Err(e)),
-            }
-        };
-        (
-            r,
-            recreated,
-            ssa::apply(
-                &self.resolver,
-                &stamped(&job, self.revision.as_deref()),
-                self.dry_run,
-                self.backoff,
-            )
-            .await,
-        )
     }
 
     /// Waits until every CRD in `crds` is Established.

@@ -7,10 +7,11 @@
 use super::clean::{masked_yaml, unified};
 use super::drift::drifted;
 use super::{Added, Changed, Conflict, PlanDiff, Rejected, Skipped, WaveDiff};
+use crate::apply::Action;
 use crate::apply::jobs::{self, JOB_DIGEST, is_job};
 use crate::apply::prune::prune;
+use crate::apply::revision;
 use crate::apply::ssa::{Backoff, describe};
-use crate::apply::staged::REVISION_ANNOTATION;
 use crate::apply::{ApplyError, FIELD_MANAGER, Resolver};
 use crate::config::{self, WaveSet};
 use crate::error::{Categorized, Category};
@@ -326,16 +327,19 @@ async fn pruned(
     if stale.is_empty() {
         return Ok(Vec::new());
     }
-    let mut outcome = prune(resolver, waveset, &stale, true).await;
-    if let Some((_, e)) = outcome.failed.pop() {
-        return Err(e.into());
-    }
+    let outcome = prune(resolver, waveset, &stale, true).await;
     // Objects already gone have nothing to show.
-    Ok(outcome
-        .deleted
-        .into_iter()
-        .filter(|r| !outcome.gone.contains(r))
-        .collect())
+    let deleted = outcome
+        .with(|a| matches!(a, Action::Deleted))
+        .map(|c| c.object.clone())
+        .collect();
+    match outcome.changes.into_iter().find_map(|c| match c.action {
+        Action::Failed(e) => Some(e),
+        _ => None,
+    }) {
+        Some(e) => Err(e.into()),
+        None => Ok(deleted),
+    }
 }
 
 /// (group, kind) a CRD defines.
@@ -395,7 +399,9 @@ async fn probe(ctx: &Ctx<'_>, obj: &Object) -> Result<Probe, LiveError> {
         });
     };
     let live = serde_json::to_value(&live).unwrap_or(Value::Null);
-    keep_revision(&mut desired, &live);
+    // The revision as it is live: a sync stamps the new commit only on
+    // what changes, and a reviewer wants to see what else changes.
+    desired = revision::as_live(&desired, &live);
 
     if job
         && live
@@ -453,23 +459,6 @@ async fn probe(ctx: &Ctx<'_>, obj: &Object) -> Result<Probe, LiveError> {
         job_runs: false,
         conflict,
     })
-}
-
-/// The revision annotation as it is live: the sync stamps the new commit,
-/// but a reviewer wants to see what else changes.
-fn keep_revision(desired: &mut Object, live: &Value) {
-    let Some(rev) = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(REVISION_ANNOTATION))
-        .cloned()
-    else {
-        return;
-    };
-    let meta = &mut desired.json["metadata"];
-    if !meta.get("annotations").is_some_and(Value::is_object) {
-        meta["annotations"] = Value::Object(Default::default());
-    }
-    meta["annotations"][REVISION_ANNOTATION] = rev;
 }
 
 async fn dry_run(

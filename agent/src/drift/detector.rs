@@ -13,8 +13,8 @@ use super::heal::{Ledger, Verdict};
 use super::watch::{self, Observed, Scope, Seen};
 use super::{Change, Finding, Healing, owned};
 use crate::apply::jobs::is_job;
+use crate::apply::revision;
 use crate::apply::ssa::{self, Backoff};
-use crate::apply::staged::REVISION_ANNOTATION;
 use crate::apply::{ApplyError, Resolver, WAVESET_LABEL};
 use crate::config::{DriftPolicy, EffectiveDrift, HealLimit};
 use crate::error::Categorized;
@@ -520,7 +520,7 @@ impl Task {
             object: r.clone(),
             message: e.to_string(),
         })?;
-        let desired = as_live_revision(&w.object, &live);
+        let desired = revision::as_live(&w.object, &live);
         let after = ssa::apply(&self.resolver, &desired, true, Backoff::default()).await?;
         let compared = compare(r, &live, &after, &w.drift.ignore);
         if !compared.ignored.is_empty() {
@@ -617,9 +617,9 @@ impl Task {
                         }
                         _ => Value::Null,
                     };
-                    let mut object = as_live_revision(&w.object, &live);
+                    let mut object = revision::as_live(&w.object, &live);
                     if live.is_null() {
-                        stamp_revision(&mut object, &d.revision);
+                        revision::stamp(&mut object, &d.revision);
                     }
                     ssa::apply(&self.resolver, &object, false, Backoff::default()).await
                 };
@@ -694,26 +694,4 @@ fn scope_covers(s: &Scope, r: &ObjRef) -> bool {
             name: r.name.clone(),
         } == *r
         && s.namespace.as_deref().is_none_or(|ns| ns == r.namespace)
-}
-
-/// `o` with the revision annotation the live object carries: a check or a
-/// heal puts back the state of the revision that was applied, not a new one.
-fn as_live_revision(o: &Object, live: &Value) -> Object {
-    let mut o = o.clone();
-    if let Some(rev) = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(REVISION_ANNOTATION))
-        .and_then(Value::as_str)
-    {
-        stamp_revision(&mut o, rev);
-    }
-    o
-}
-
-fn stamp_revision(o: &mut Object, revision: &str) {
-    let meta = &mut o.json["metadata"];
-    if !meta.get("annotations").is_some_and(Value::is_object) {
-        meta["annotations"] = serde_json::json!({});
-    }
-    meta["annotations"][REVISION_ANNOTATION] = Value::String(revision.to_owned());
 }

@@ -9,7 +9,7 @@ use super::guard::{self, Allowed, GuardError};
 use super::pass::Pass;
 use super::stop::{Stop, StopReason};
 use crate::apply::staged::Applier;
-use crate::apply::{ApplyError, Resolver, prune};
+use crate::apply::{Action, ApplyError, ChangeSet, Resolver, prune};
 use crate::config::{self, ConfigError, WaveSet};
 use crate::error::{Categorized, Category};
 use crate::health::wait::{WaitError, wait_healthy};
@@ -200,12 +200,10 @@ enum Verified {
 /// What a wave's apply did.
 #[derive(Default)]
 struct Applied {
-    /// Objects applied.
-    refs: Vec<ObjRef>,
-    /// Those not yet ready in the apply response.
+    /// What was done to each object.
+    changes: ChangeSet,
+    /// Objects not yet ready in the apply response.
     to_watch: Vec<ObjRef>,
-    /// The wave's inventory before this pass.
-    previous: Vec<ObjRef>,
 }
 
 /// A wave's failure, before it is recorded.
@@ -727,56 +725,39 @@ impl Engine {
     ) -> Result<Applied, WaveFailure> {
         let mut applier = self.applier.clone();
         applier.revision = record.target_revision.clone();
-        let since = jiff::Timestamp::now();
+        let known = record.inventory.all();
         let outcomes =
-            futures::future::join_all(objects.iter().map(|objs| applier.apply(objs))).await;
+            futures::future::join_all(objects.iter().map(|objs| applier.apply(objs, &known))).await;
         let mut out = Applied::default();
-        let mut recreated = 0;
-        let mut errors = Vec::new();
-        let mut counts: BTreeMap<(ApplyAction, String), usize> = BTreeMap::new();
         for o in outcomes {
-            recreated += o.recreated_jobs.len();
-            errors.extend(o.errors);
+            out.changes.extend(o);
+        }
+        let mut counts: BTreeMap<(ApplyAction, String), usize> = BTreeMap::new();
+        for c in &out.changes.changes {
+            let Some(action) = c.action.apply_action() else {
+                continue;
+            };
+            *counts.entry((action, group_label(&c.object))).or_default() += 1;
             // What the apply response already shows ready (ConfigMaps, Services…)
             // need not be read again.
-            for (r, live) in &o.live {
-                let action = crate::apply::action::classify(live, since);
-                *counts.entry((action, group_label(r))).or_default() += 1;
-                if !crate::health::assess(Some(live), rules).is_ready() {
-                    out.to_watch.push(r.clone());
-                }
+            if !crate::health::assess(c.live.as_ref(), rules).is_ready() {
+                out.to_watch.push(c.object.clone());
             }
-            out.refs.extend(o.applied);
         }
-        out.previous = record
-            .inventory
-            .waves
-            .get(wave)
-            .cloned()
-            .unwrap_or_default();
-        let inventory: BTreeSet<ObjRef> = out
-            .previous
-            .iter()
-            .chain(out.refs.iter())
-            .cloned()
-            .collect();
-        record
-            .inventory
-            .waves
-            .insert(wave.to_string(), inventory.into_iter().collect());
+        record.inventory.record(wave, &out.changes);
         if !counts.is_empty() {
             self.progress.event(&Event::ObjectsApplied {
                 wave: wave.to_string(),
                 counts,
             });
         }
-        if let Some(failure) = WaveFailure::of_all(&errors, "applying") {
+        if let Some(failure) = WaveFailure::of_all(&out.changes.errors(), "applying") {
             return Err(failure);
         }
         self.progress.event(&Event::WaveApplied {
             wave: wave.to_string(),
-            applied: out.refs.len(),
-            recreated_jobs: recreated,
+            applied: out.changes.applied().count(),
+            recreated_jobs: out.changes.count(|a| matches!(a, Action::Recreated)),
         });
         Ok(out)
     }
@@ -822,29 +803,19 @@ impl Engine {
                 stopped: Some(reason),
             });
         }
-        let stale: Vec<ObjRef> = applied
-            .previous
-            .iter()
-            .filter(|r| !planned.contains(r))
-            .cloned()
-            .collect();
-        let mut inventory: BTreeSet<ObjRef> = applied.refs.iter().cloned().collect();
-        let mut failure = None;
+        let stale = record.inventory.stale(&wave.name, planned);
+        let mut pruned = ChangeSet::default();
         if !stale.is_empty() {
-            let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&pruned_event(&wave.name, &out));
-            // A failed delete stays in the inventory for the next attempt,
-            // and fails the wave with its category (a 403 stalls, a 503 is
-            // retried): the next wave must not start on a half-pruned one.
-            inventory.extend(out.failed.iter().map(|(r, _)| r.clone()));
-            let errors: Vec<&ApplyError> = out.failed.iter().map(|(_, e)| e).collect();
-            failure = WaveFailure::of_all(&errors, "pruning");
+            pruned = prune::prune(&self.resolver, &ws.name, &stale, false).await;
+            self.progress.event(&pruned_event(&wave.name, &pruned));
         }
+        // A failed delete stays in the inventory for the next attempt, and
+        // fails the wave with its category (a 403 stalls, a 503 is
+        // retried): the next wave must not start on a half-pruned one.
         record
             .inventory
-            .waves
-            .insert(wave.name.clone(), inventory.into_iter().collect());
-        failure.map_or(Ok(()), Err)
+            .settle(&wave.name, &applied.changes, &pruned);
+        WaveFailure::of_all(&pruned.errors(), "pruning").map_or(Ok(()), Err)
     }
 
     /// Objects of waves that left wavesync.yaml are pruned once every wave
@@ -875,27 +846,27 @@ impl Engine {
             .filter(|k| ws.wave(k).is_none() && !allowed.held.iter().any(|h| &h.wave == *k))
             .cloned()
             .collect();
-        let mut errors = Vec::new();
+        let mut changes = ChangeSet::default();
         for wave in gone {
-            let stale: Vec<ObjRef> = record
+            // Objects planned elsewhere moved to another wave: not pruned,
+            // and no longer this one's.
+            let moved: Vec<ObjRef> = record
                 .inventory
-                .waves
-                .get(&wave)
-                .into_iter()
-                .flatten()
-                .filter(|r| !planned.contains(r))
+                .wave(&wave)
+                .iter()
+                .filter(|r| planned.contains(r))
                 .cloned()
                 .collect();
-            let out = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&pruned_event(&wave, &out));
-            if out.failed.is_empty() {
-                record.inventory.waves.remove(&wave);
-            } else {
-                let (refs, failed): (Vec<ObjRef>, Vec<ApplyError>) = out.failed.into_iter().unzip();
-                record.inventory.waves.insert(wave, refs);
-                errors.extend(failed);
+            let stale = record.inventory.stale(&wave, planned);
+            let mut pruned = prune::prune(&self.resolver, &ws.name, &stale, false).await;
+            self.progress.event(&pruned_event(&wave, &pruned));
+            for r in moved {
+                pruned.push(r, Action::Skipped("planned in another wave".into()), None);
             }
+            record.inventory.record(&wave, &pruned);
+            changes.extend(pruned);
         }
+        let errors = changes.errors();
         match WaveFailure::of_all(&errors, "pruning removed waves") {
             Some(f) => Err(SyncError::Prune {
                 message: f.message,
@@ -908,21 +879,21 @@ impl Engine {
 
 /// The progress event of a prune: counts, deletions by API group, and the
 /// first failures.
-fn pruned_event(wave: &str, out: &prune::PruneOutcome) -> Event {
+fn pruned_event(wave: &str, pruned: &ChangeSet) -> Event {
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-    for r in out.deleted.iter().filter(|r| !out.gone.contains(r)) {
-        *groups.entry(group_label(r)).or_default() += 1;
+    for c in pruned.with(|a| matches!(a, Action::Deleted)) {
+        *groups.entry(group_label(&c.object)).or_default() += 1;
     }
+    let errors = pruned.errors();
     Event::Pruned {
         wave: wave.to_string(),
-        deleted: out.deleted.len(),
-        kept: out.kept.len(),
-        failed: out.failed.len(),
-        failures: out
-            .failed
+        deleted: pruned.count(|a| matches!(a, Action::Deleted | Action::Gone)),
+        kept: pruned.count(|a| matches!(a, Action::Skipped(_))),
+        failed: errors.len(),
+        failures: errors
             .iter()
             .take(FAILURES_LISTED)
-            .map(|(_, e)| e.to_string())
+            .map(|e| e.to_string())
             .collect(),
         groups,
     }

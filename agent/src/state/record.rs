@@ -5,13 +5,14 @@
 //! gzip-compressed JSON in `binaryData`: 5,000 object references take about
 //! 40 KiB, far under the 1 MiB object limit.
 
+use crate::apply::{Action, ChangeSet};
 use crate::model::ObjRef;
 use base64::Engine;
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
 /// How many past syncs the record keeps.
@@ -225,6 +226,72 @@ impl Inventory {
     /// True when nothing is recorded.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The objects recorded for `wave`.
+    pub fn wave(&self, wave: &str) -> &[ObjRef] {
+        self.waves.get(wave).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Every object recorded, in any wave.
+    pub fn all(&self) -> BTreeSet<ObjRef> {
+        self.waves.values().flatten().cloned().collect()
+    }
+
+    /// The objects of `wave` that `planned` (every object the plan holds,
+    /// across waves) no longer has: what pruning would delete.
+    pub fn stale(&self, wave: &str, planned: &BTreeSet<ObjRef>) -> Vec<ObjRef> {
+        self.wave(wave)
+            .iter()
+            .filter(|r| !planned.contains(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Merges what `changes` did into `wave`: applied objects join it,
+    /// deleted and kept-on-purpose ones leave it, failed ones stay as they
+    /// were — so nothing applied is forgotten, and a failed delete is tried
+    /// again. A wave left empty is dropped.
+    pub fn record(&mut self, wave: &str, changes: &ChangeSet) {
+        let mut set: BTreeSet<ObjRef> = self.wave(wave).iter().cloned().collect();
+        for c in &changes.changes {
+            match &c.action {
+                a if a.is_applied() => {
+                    set.insert(c.object.clone());
+                }
+                Action::Deleted | Action::Gone | Action::Skipped(_) => {
+                    set.remove(&c.object);
+                }
+                _ => {}
+            }
+        }
+        self.put(wave, set);
+    }
+
+    /// After a wave is applied, healthy and pruned: it holds exactly what
+    /// `applied` applied, and the objects whose delete failed in `pruned`.
+    /// Objects it held that moved to another wave or into a skipped
+    /// component are no longer its own.
+    pub fn settle(&mut self, wave: &str, applied: &ChangeSet, pruned: &ChangeSet) {
+        let set: BTreeSet<ObjRef> = applied
+            .applied()
+            .chain(
+                pruned
+                    .with(|a| matches!(a, Action::Failed(_)))
+                    .map(|c| &c.object),
+            )
+            .cloned()
+            .collect();
+        self.put(wave, set);
+    }
+
+    fn put(&mut self, wave: &str, set: BTreeSet<ObjRef>) {
+        if set.is_empty() {
+            self.waves.remove(wave);
+        } else {
+            self.waves
+                .insert(wave.to_string(), set.into_iter().collect());
+        }
     }
 }
 
@@ -482,6 +549,48 @@ mod tests {
             namespace: format!("team-{}", i % 50),
             name: format!("service-number-{i:05}-with-a-longish-name"),
         }
+    }
+
+    #[test]
+    fn the_inventory_keeps_what_was_applied_and_what_failed_to_delete() {
+        use crate::apply::ApplyError;
+        let mut inv = Inventory::default();
+        let mut applied = ChangeSet::default();
+        for i in 0..3 {
+            applied.push(objref(i), Action::Created, None);
+        }
+        inv.record("apps", &applied);
+        assert_eq!(inv.wave("apps").len(), 3);
+        // Object 0 left Git, 1 moved to another wave, 2 stays.
+        let planned: BTreeSet<ObjRef> = [objref(1), objref(2)].into_iter().collect();
+        assert_eq!(inv.stale("apps", &planned), [objref(0)]);
+        // A failed apply does not forget an object already recorded.
+        let mut failed_apply = ChangeSet::default();
+        failed_apply.push(
+            objref(2),
+            Action::Failed(ApplyError::Timeout("x".into())),
+            None,
+        );
+        inv.record("apps", &failed_apply);
+        assert_eq!(inv.wave("apps").len(), 3);
+        // The wave settles: 2 applied again, 0's delete failed (kept for the
+        // next try), 1 is no longer this wave's.
+        let mut again = ChangeSet::default();
+        again.push(objref(2), Action::Unchanged, None);
+        let mut pruned = ChangeSet::default();
+        pruned.push(
+            objref(0),
+            Action::Failed(ApplyError::Timeout("403".into())),
+            None,
+        );
+        inv.settle("apps", &again, &pruned);
+        assert_eq!(inv.wave("apps"), [objref(0), objref(2)]);
+        // Deleted or kept-on-purpose objects leave; an empty wave goes.
+        let mut pruned = ChangeSet::default();
+        pruned.push(objref(0), Action::Deleted, None);
+        pruned.push(objref(2), Action::Skipped("annotated".into()), None);
+        inv.record("apps", &pruned);
+        assert!(!inv.waves.contains_key("apps"));
     }
 
     #[test]
