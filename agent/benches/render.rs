@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wavesync::plan::{self, Builtin};
-use wavesync::reconcile::sync::render_all;
+use wavesync::reconcile::prepare::render_all;
 use wavesync::render::{EngineChoice, Helm, HelmSettings};
 
 const WARM_RUNS: usize = 30;

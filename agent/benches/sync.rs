@@ -15,7 +15,7 @@
 //!   same objects written to files, into fresh namespaces: wall time.
 //! - (d) **unchanged**: a second fetch and `Engine::sync` of the same revision:
 //!   time and requests (the issue allows no writes and at most one read per wave).
-//! - (e) **one change**: a commit that adds a label to one ServiceAccount of
+//! - (f) **one change**: a commit that adds a label to one ServiceAccount of
 //!   the first wave, fetched and synced: every wave re-runs, and the writes
 //!   the server persisted (target: the one changed object, plus the record's
 //!   saves), with the requests it took.
@@ -619,7 +619,7 @@ fn persisted_writes(
     (sum_verbs(counts, &WRITE_VERBS) - dry_runs, record, dry_runs)
 }
 
-/// (e): one object of the first wave changes (a label on one
+/// (f): one object of the first wave changes (a label on one
 /// ServiceAccount): a new commit, fetched and synced on the same engine.
 /// Every wave re-runs (later waves may depend on the first), but only the
 /// changed object may be written, besides the record.
@@ -641,7 +641,7 @@ async fn run_one_change(
         return Err("the ServiceAccount to change was not found".into());
     }
     std::fs::write(&file, changed)?;
-    wavesync::commands::demo::commit_all(&repo, "label one ServiceAccount")?;
+    commit_on_head(&repo, "label one ServiceAccount")?;
     let before = sim.counters().snapshot();
     let objects_before = sim.counters().objects();
     let t0 = Instant::now();
@@ -660,6 +660,19 @@ async fn run_one_change(
     let counts = diff(&sim.counters().snapshot(), &before);
     let (writes, record, dry_runs) = persisted_writes(sim, &counts, &objects_before);
     Ok((took, counts, writes, record, dry_runs))
+}
+
+/// Commits every file of `dir` on top of its HEAD.
+fn commit_on_head(dir: &Path, message: &str) -> Result<(), git2::Error> {
+    let repo = git2::Repository::open(dir)?;
+    let mut index = repo.index()?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let sig = git2::Signature::now("wavesync", "wavesync@wavesync.invalid")?;
+    let parent = repo.head()?.peel_to_commit()?;
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])?;
+    Ok(())
 }
 
 /// (d): fetch again (unchanged remote) and sync the same revision.
@@ -779,7 +792,7 @@ async fn run() -> Result<(), Error> {
     // (d) right after (a), on the same engine (the agent's loop), then on a new one (a restarted agent).
     let (un_fetch, un_total, un_counts, up_to_date, source) =
         run_unchanged(&sim, ws.source, &ws.engine).await?;
-    // (e) then a one-object change on the same engine.
+    // (f) then a one-object change on the same engine.
     let (one_took, one_counts, one_writes, one_record, one_dry) =
         run_one_change(&sim, work.path(), source, &ws.engine).await?;
     let restart_before = sim.counters().snapshot();
@@ -867,7 +880,7 @@ async fn run() -> Result<(), Error> {
     ));
 
     rows.push(row(
-        "(e) one object changed in wave 1: fetch + sync of 5 waves",
+        "(f) one object changed in wave 1: fetch + sync of 5 waves",
         format!("{:.1} ms", ms(one_took)),
         "",
         None,
@@ -897,7 +910,7 @@ async fn run() -> Result<(), Error> {
         Some(one_writes - one_record == 1),
     ));
     notes.push(format!(
-        "(e) requests by verb: {} ({one_dry} of the patches are dry runs that found nothing to write)",
+        "(f) requests by verb: {} ({one_dry} of the patches are dry runs that found nothing to write)",
         verbs_line(&one_counts)
     ));
     notes.push(format!(

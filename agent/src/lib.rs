@@ -14,6 +14,7 @@
 pub mod apply;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod controller;

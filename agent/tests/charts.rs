@@ -14,7 +14,7 @@ use std::path::Path;
 use wavesync::error::{Categorized, Category};
 use wavesync::model::Object;
 use wavesync::plan::{self, Builtin};
-use wavesync::reconcile::sync::render_all;
+use wavesync::reconcile::prepare::render_all;
 use wavesync::render::{ChartSpec, EngineChoice, Helm, HelmSettings, RenderError, verbatim};
 use wavesync::state::WaveStatus;
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use wavesync::plan::{self, Builtin, Plan};
-use wavesync::reconcile::sync::render_all;
+use wavesync::reconcile::prepare::render_all;
 use wavesync::render::{Helm, RenderRequest, render_path, verbatim};
 
 fn root() -> &'static Path {

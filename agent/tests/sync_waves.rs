@@ -687,3 +687,32 @@ async fn objects_carry_the_revision_that_last_applied_them() {
         Some(first.as_str())
     );
 }
+
+/// Issue 13: the record's times come from the engine's clock, so a test
+/// states them instead of bounding the wall clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_is_written_with_the_engines_clock() {
+    let mut env = Env::start().await;
+    write_standard(&env.repo);
+    env.repo.commit("initial");
+    let clock = wavesync::clock::ManualClock::at("2030-01-02T03:04:05Z".parse().expect("time"));
+    let engine = env.engine().with_clock(clock.clone());
+    env.sync(&engine).await.1.expect("sync");
+    let record = env.record().await;
+    let at = "2030-01-02T03:04:05.000Z";
+    assert_eq!(record.history[0].started, at);
+    assert_eq!(record.history[0].finished, at);
+    assert_eq!(record.updated.as_deref(), Some("2030-01-02T03:04:05Z"));
+    for w in &record.waves {
+        assert_eq!(w.started.as_deref(), Some(at), "{}", w.name);
+        assert_eq!(w.finished.as_deref(), Some(at), "{}", w.name);
+    }
+    assert!(
+        record
+            .conditions
+            .iter()
+            .all(|c| c.last_transition_time == at),
+        "{:?}",
+        record.conditions
+    );
+}

@@ -9,7 +9,8 @@ use crate::diff::{
     Mode, PlanDiff, Source, compare, render_json, render_markdown_within, render_text,
 };
 use crate::plan::{self, Builtin, Plan};
-use crate::reconcile::sync::{Engine, SyncOptions, render_all};
+use crate::reconcile::prepare::render_all;
+use crate::reconcile::sync::{Engine, SyncOptions};
 use crate::render::Helm;
 use anyhow::{Context, anyhow};
 use std::io::IsTerminal;

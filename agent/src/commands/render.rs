@@ -2,7 +2,7 @@
 
 use crate::cli::RenderArgs;
 use crate::plan::{self, Builtin};
-use crate::reconcile::sync::render_all;
+use crate::reconcile::prepare::render_all;
 
 /// Prints every wave's objects in apply order, with its digest.
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {

@@ -47,6 +47,24 @@ pub struct Plan {
     pub waves: Vec<PlannedWave>,
 }
 
+impl Plan {
+    /// Every object the plan holds, across waves (what must not be pruned).
+    pub fn references(&self) -> std::collections::BTreeSet<ObjRef> {
+        self.waves
+            .iter()
+            .flat_map(|w| w.components.iter().flat_map(|c| c.objects.iter()))
+            .map(|o| o.reference())
+            .collect()
+    }
+}
+
+impl PlannedWave {
+    /// How many objects the wave holds.
+    pub fn object_count(&self) -> usize {
+        self.components.iter().map(|c| c.objects.len()).sum()
+    }
+}
+
 /// One wave of a [`Plan`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedWave {

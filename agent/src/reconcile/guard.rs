@@ -10,7 +10,6 @@ use crate::error::{Categorized, Category};
 use crate::model::ObjRef;
 use crate::plan::Plan;
 use crate::state::Record;
-use std::collections::BTreeSet;
 
 /// A pass the guards stop before it applies or deletes anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,27 +88,12 @@ pub fn check(
     policy: PrunePolicy,
     mass_override: bool,
 ) -> Result<Allowed, GuardError> {
-    let planned: BTreeSet<ObjRef> = plan
-        .waves
-        .iter()
-        .flat_map(|w| w.components.iter().flat_map(|c| c.objects.iter()))
-        .map(|o| o.reference())
-        .collect();
-    let stale_of = |wave: &str| -> Vec<&ObjRef> {
-        record
-            .inventory
-            .waves
-            .get(wave)
-            .into_iter()
-            .flatten()
-            .filter(|r| !planned.contains(r))
-            .collect()
-    };
-    let mut stale: Vec<&ObjRef> = Vec::new();
+    let planned = plan.references();
+    let stale_of = |wave: &str| record.inventory.stale(wave, &planned);
+    let mut stale: Vec<ObjRef> = Vec::new();
     for wave in &plan.waves {
         let gone = stale_of(&wave.name);
-        let rendered: usize = wave.components.iter().map(|c| c.objects.len()).sum();
-        if rendered == 0
+        if wave.object_count() == 0
             && let Some(first) = gone.first()
         {
             return Err(GuardError::EmptyRender {

@@ -2,24 +2,26 @@
 //! each wave in order check its gates, apply it, wait until it is healthy and
 //! prune what left Git — skipping waves already completed at the same digest
 //! (verified healthy first), so a restarted agent resumes where the last one
-//! stopped. The record is written at every wave transition.
+//! stopped. The record is written at every wave transition ([`Transition`]);
+//! a failure is recorded in one place, [`Engine::sync`]'s end, whatever
+//! stage it came from. The stages are in [`super::prepare`] (rules, render,
+//! plan) and [`super::wave`] (gates, apply, health, prune).
 
-use super::gates;
-use super::guard::{self, Allowed, GuardError};
+use super::guard::{self, GuardError};
 use super::pass::Pass;
 use super::stop::{Stop, StopReason};
+use super::wave::WaveFailure;
 use crate::apply::staged::Applier;
-use crate::apply::{Action, ApplyError, ChangeSet, Resolver, prune};
+use crate::apply::{ApplyError, Resolver};
+use crate::clock::{self, SharedClock};
 use crate::config::{self, ConfigError, WaveSet};
 use crate::error::{Categorized, Category};
-use crate::health::wait::{WaitError, wait_healthy};
-use crate::health::{CompiledRule, HealthError};
-use crate::model::{ObjRef, Revision};
-use crate::plan::{self, Plan, PlanError, PlannedWave, Scopes, WaveInput};
-use crate::render::{self, ChartSpec, Helm, HelmSettings, RenderError, RenderRequest};
-use crate::report::{ApplyAction, Event, Progress};
-use crate::state::{Phase, Record, StateError, StateStore, WaveStatus};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::health::HealthError;
+use crate::model::Revision;
+use crate::plan::{Plan, PlanError};
+use crate::render::{Helm, HelmSettings, RenderError};
+use crate::report::{Event, Progress};
+use crate::state::{Phase, Record, StateError, StateStore, Transition};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,102 +171,16 @@ impl SyncReport {
 #[derive(Clone)]
 pub struct Engine {
     pub(super) resolver: Resolver,
-    applier: Applier,
-    progress: Arc<dyn Progress>,
+    pub(super) applier: Applier,
+    pub(super) progress: Arc<dyn Progress>,
     /// Renders charts, and keeps them rendered across passes.
-    helm: Helm,
+    pub(super) helm: Helm,
     /// Asks a pass to stop at its next safe point.
-    stop: Stop,
+    pub(super) stop: Stop,
+    /// The time the record is written with.
+    pub(super) clock: SharedClock,
     /// Options.
     pub options: SyncOptions,
-}
-
-struct ScopeCache<'a>(&'a Resolver);
-
-impl Scopes for ScopeCache<'_> {
-    fn namespaced(&self, api_version: &str, kind: &str) -> Option<bool> {
-        self.0.cached(api_version, kind).map(|r| r.namespaced)
-    }
-}
-
-/// What checking a completed wave found.
-enum Verified {
-    /// Not completed at this digest: it must be applied.
-    NotDone,
-    /// Completed and still healthy: skip it.
-    Healthy,
-    /// Completed, but objects are missing or unhealthy (why).
-    Drifted(String),
-}
-
-/// What a wave's apply did.
-#[derive(Default)]
-struct Applied {
-    /// What was done to each object.
-    changes: ChangeSet,
-    /// Objects not yet ready in the apply response.
-    to_watch: Vec<ObjRef>,
-}
-
-/// A wave's failure, before it is recorded.
-struct WaveFailure {
-    message: String,
-    category: Category,
-    /// Stopped on request rather than failed: nothing to record.
-    stopped: Option<StopReason>,
-}
-
-/// How many of a wave's failures its message lists (the count covers all).
-const FAILURES_LISTED: usize = 10;
-
-impl WaveFailure {
-    /// One failure for several (`doing` names the step): every message up
-    /// to [`FAILURES_LISTED`], and the category a retry is least likely to
-    /// fix; `None` when there are none.
-    fn of_all<E: Categorized + std::fmt::Display>(errors: &[E], doing: &str) -> Option<Self> {
-        let category = Category::worst(errors.iter().map(Categorized::category))?;
-        let message = match errors {
-            [one] => one.to_string(),
-            many => {
-                let mut lines: Vec<String> = many
-                    .iter()
-                    .take(FAILURES_LISTED)
-                    .map(|e| format!("  - {e}"))
-                    .collect();
-                if many.len() > FAILURES_LISTED {
-                    lines.push(format!("  - and {} more", many.len() - FAILURES_LISTED));
-                }
-                format!(
-                    "{doing} {} objects failed:\n{}",
-                    many.len(),
-                    lines.join("\n")
-                )
-            }
-        };
-        Some(WaveFailure {
-            message,
-            category,
-            stopped: None,
-        })
-    }
-}
-
-impl<E: Categorized + std::fmt::Display> From<E> for WaveFailure {
-    fn from(e: E) -> Self {
-        WaveFailure {
-            message: e.to_string(),
-            category: e.category(),
-            stopped: None,
-        }
-    }
-}
-
-/// The API group label of an object (`core` for the core group).
-fn group_label(r: &ObjRef) -> String {
-    match r.group() {
-        "" => "core".to_string(),
-        g => g.to_string(),
-    }
 }
 
 impl Engine {
@@ -279,8 +195,15 @@ impl Engine {
             progress,
             helm: Helm::new(options.helm.clone()),
             stop: Stop::default(),
+            clock: clock::system(),
             options,
         }
+    }
+
+    /// This engine writing the record with the times of `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// This engine stopping its passes when `stop` is requested.
@@ -290,7 +213,7 @@ impl Engine {
     }
 
     /// Why to stop, when a stop was requested: the pass ends here.
-    fn checkpoint(&self) -> Result<(), StopReason> {
+    pub(super) fn checkpoint(&self) -> Result<(), StopReason> {
         match self.stop.reason() {
             Some(r) => Err(r),
             None => Ok(()),
@@ -306,6 +229,7 @@ impl Engine {
             self.store(waveset),
             waveset,
             revision,
+            self.clock.clone(),
             self.progress.clone(),
             self.stop.clone(),
         )
@@ -328,8 +252,12 @@ impl Engine {
                 ..SyncReport::nothing(Phase::Failed)
             });
         }
-        pass.failed_to_start(e.to_string(), e.category(), cluster)
-            .await?;
+        pass.step(Transition::Failed {
+            message: e.to_string(),
+            category: e.category(),
+            cluster,
+        })
+        .await?;
         Err(e.into())
     }
 
@@ -341,7 +269,10 @@ impl Engine {
     /// Reading or writing the record.
     pub async fn refuse(&self, revision: &Revision, reason: &str) -> Result<(), SyncError> {
         let mut pass = self.load_pass(&self.options.waveset, revision).await?;
-        pass.refuse(reason).await?;
+        pass.step(Transition::Refuse {
+            reason: reason.to_string(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -388,7 +319,9 @@ impl Engine {
             Err(e) => return self.config_failed(revision, e).await,
         };
         let mut pass = self.load_pass(&ws.name, revision).await?;
-        pass.clear_refusal().await?;
+        if pass.record.refused.is_some() {
+            pass.step(Transition::ClearRefusal).await?;
+        }
         let mut report = SyncReport::nothing(Phase::Installing);
         if !self.options.force && pass.stalled_at(ws.cluster.as_deref()).is_some() {
             report.phase = pass.record.phase;
@@ -403,42 +336,90 @@ impl Engine {
             report.up_to_date = true;
             return Ok(report);
         }
-        let (plan, rules) = match self.plan_for(root, &ws).await {
-            Ok(p) => p,
-            Err(e) => {
-                pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
-                    .await?;
-                return Err(e);
-            }
+        let mut begun = false;
+        let outcome = self
+            .run(root, &ws, &mut pass, &mut report, &mut begun)
+            .await;
+        // The one place a pass's end is recorded, whichever stage it came from.
+        let (transition, result) = match outcome {
+            Ok(()) => (Transition::Finish, Ok(())),
+            // The record could not be written: nothing more can be recorded.
+            Err(PassFailure::State(e)) => return Err(e.into()),
+            // Stopped on request: a wave stays in progress in the record,
+            // and the next pass (or agent) resumes it.
+            Err(PassFailure::Stopped(reason)) => return Err(SyncError::Cancelled(reason)),
+            Err(PassFailure::Wave { wave, failure }) => (
+                Transition::FailWave {
+                    wave: wave.clone(),
+                    message: failure.message.clone(),
+                    category: failure.category,
+                    cluster: ws.cluster.clone(),
+                },
+                Err(SyncError::Wave {
+                    wave,
+                    message: failure.message,
+                    category: failure.category,
+                }),
+            ),
+            Err(PassFailure::Pass(e)) => (
+                Transition::Failed {
+                    message: e.to_string(),
+                    category: e.category(),
+                    cluster: ws.cluster.clone(),
+                },
+                Err(e),
+            ),
         };
-        let allowed =
-            match guard::check(&pass.record, &plan, ws.prune, self.options.allow_mass_prune) {
-                Ok(a) => a,
-                Err(e) => {
-                    pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
-                        .await?;
-                    return Err(e.into());
-                }
-            };
+        pass.step(transition).await?;
+        if begun {
+            self.progress.event(&Event::SyncFinished {
+                phase: pass.record.phase.as_str().into(),
+                took: started.elapsed(),
+            });
+        }
+        result?;
+        report.phase = Phase::Ready;
+        Ok(report)
+    }
+
+    /// The pass's stages, in order, until one fails: prepare, guard, every
+    /// wave, the prune of removed waves. `begun` is set once the rollout
+    /// starts (a [`Event::SyncStarted`] was sent).
+    async fn run(
+        &self,
+        root: &Path,
+        ws: &WaveSet,
+        pass: &mut Pass,
+        report: &mut SyncReport,
+        begun: &mut bool,
+    ) -> Result<(), PassFailure> {
+        let (plan, rules) = self.plan_for(root, ws).await?;
+        let allowed = guard::check(&pass.record, &plan, ws.prune, self.options.allow_mass_prune)
+            .map_err(SyncError::from)?;
         self.progress.event(&Event::SyncStarted {
-            revision: revision.0.clone(),
+            revision: pass.revision().0.clone(),
             waves: plan.waves.len(),
         });
-        pass.begin(ws.cluster.clone(), &plan).await?;
-        let planned = planned_refs(&plan);
+        *begun = true;
+        pass.step(Transition::Begin {
+            cluster: ws.cluster.clone(),
+            waves: plan.waves.iter().map(|w| w.name.clone()).collect(),
+        })
+        .await?;
+        let planned = plan.references();
         // Once a wave is applied, every later wave is applied too: they may
-        // depend on what changed (apps on a migration), and re-applying an
-        // unchanged object is a no-op for the API server.
+        // depend on what changed (apps on a migration); the objects that did
+        // not change are compared, not rewritten.
         let mut cascade = false;
         for (i, wave) in plan.waves.iter().enumerate() {
-            self.checkpoint().map_err(SyncError::Cancelled)?;
+            self.checkpoint().map_err(PassFailure::Stopped)?;
             let Some(spec) = ws.wave(&wave.name) else {
                 continue;
             };
             let rules = rules.get(&wave.name).map(Vec::as_slice).unwrap_or_default();
             if !self.options.repair && !cascade {
                 match self.verify(&pass.record, wave, rules).await {
-                    Verified::Healthy => {
+                    super::wave::Verified::Healthy => {
                         self.progress.event(&Event::WaveVerified {
                             wave: wave.name.clone(),
                         });
@@ -447,15 +428,19 @@ impl Engine {
                     }
                     // Applied before at this digest, no longer healthy: the
                     // record says Degraded until the re-apply below heals it.
-                    Verified::Drifted(why) => {
+                    super::wave::Verified::Drifted(why) => {
                         self.progress.event(&Event::WaveDrifted {
                             wave: wave.name.clone(),
                             why: why.clone(),
-                            objects: wave.components.iter().map(|c| c.objects.len()).sum(),
+                            objects: wave.object_count(),
                         });
-                        pass.degraded(&wave.name, &why).await?;
+                        pass.step(Transition::Degraded {
+                            wave: wave.name.clone(),
+                            why,
+                        })
+                        .await?;
                     }
-                    Verified::NotDone => {}
+                    super::wave::Verified::NotDone => {}
                 }
             }
             cascade = true;
@@ -463,489 +448,79 @@ impl Engine {
                 index: i + 1,
                 total: plan.waves.len(),
                 wave: wave.name.clone(),
-                objects: wave.components.iter().map(|c| c.objects.len()).sum(),
+                objects: wave.object_count(),
                 timeout: spec.timeout,
             });
             let wave_started = Instant::now();
             match self
-                .run_wave_with_retries(&ws, spec, rules, wave, &planned, &mut pass)
+                .run_wave_with_retries(ws, spec, rules, wave, &planned, pass)
                 .await?
             {
                 Ok(skipped) => {
-                    pass.complete_wave(wave, skipped);
+                    // Written with the next wave's start or the final save:
+                    // one write per transition.
+                    pass.apply(Transition::CompleteWave {
+                        wave: wave.name.clone(),
+                        skipped,
+                        components: wave.components.len(),
+                    });
                     self.progress.event(&Event::WaveCompleted {
                         wave: wave.name.clone(),
                         took: wave_started.elapsed(),
                     });
                     report.applied_waves.push(wave.name.clone());
                 }
-                // Stopped on request: the wave stays in progress in the
-                // record, and the next pass (or agent) resumes it.
                 Err(WaveFailure {
                     stopped: Some(reason),
                     ..
-                }) => return Err(SyncError::Cancelled(reason)),
-                Err(f) => {
+                }) => return Err(PassFailure::Stopped(reason)),
+                Err(failure) => {
                     self.progress.event(&Event::WaveFailed {
                         wave: wave.name.clone(),
-                        message: f.message.clone(),
+                        message: failure.message.clone(),
                         took: wave_started.elapsed(),
                     });
-                    pass.fail_wave(&wave.name, &f.message, f.category, ws.cluster.clone())
-                        .await?;
-                    self.progress.event(&Event::SyncFinished {
-                        phase: "Failed".into(),
-                        took: started.elapsed(),
-                    });
-                    return Err(SyncError::Wave {
+                    return Err(PassFailure::Wave {
                         wave: wave.name.clone(),
-                        message: f.message,
-                        category: f.category,
+                        failure,
                     });
                 }
             }
         }
-        self.checkpoint().map_err(SyncError::Cancelled)?;
-        if let Err(e) = self
-            .prune_removed_waves(&ws, &allowed, &planned, &mut pass.record)
-            .await
-        {
-            pass.failed_to_start(e.to_string(), e.category(), ws.cluster.clone())
-                .await?;
-            self.progress.event(&Event::SyncFinished {
-                phase: "Failed".into(),
-                took: started.elapsed(),
-            });
-            return Err(e);
-        }
-        pass.finish().await?;
-        self.progress.event(&Event::SyncFinished {
-            phase: "Ready".into(),
-            took: started.elapsed(),
-        });
-        report.phase = Phase::Ready;
-        Ok(report)
-    }
-
-    /// Runs a wave, retrying transient failures (429, 5xx, timeouts, conflicts)
-    /// with the wave's backoff; configuration and component failures end it.
-    /// The outer error is the record failing to save.
-    async fn run_wave_with_retries(
-        &self,
-        ws: &WaveSet,
-        spec: &config::Wave,
-        rules: &[CompiledRule],
-        wave: &PlannedWave,
-        planned: &BTreeSet<ObjRef>,
-        pass: &mut Pass,
-    ) -> Result<Result<Vec<String>, WaveFailure>, StateError> {
-        pass.start_wave(wave).await?;
-        // The budget is per pass: failures of earlier passes (or agents) do
-        // not use it up; the record's counter only tells people.
-        let mut attempts = 1;
-        loop {
-            let result = self
-                .run_wave(ws, spec, rules, wave, planned, &mut pass.record)
-                .await;
-            match result {
-                Err(f)
-                    if f.stopped.is_none()
-                        && f.category == Category::Transient
-                        && attempts < spec.retry.attempts =>
-                {
-                    let delay = spec.retry.delay(attempts + 1);
-                    tracing::info!(wave = %wave.name, attempt = attempts + 1, ?delay, error = %f.message, "transient failure; retrying the wave");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = self.stop.stopped() => {}
-                    }
-                    if let Some(reason) = self.stop.reason() {
-                        return Ok(Err(WaveFailure {
-                            stopped: Some(reason),
-                            ..f
-                        }));
-                    }
-                    attempts += 1;
-                    pass.retry_wave(&wave.name, &f.message).await?;
-                }
-                other => return Ok(other),
-            }
-        }
-    }
-
-    /// Renders and plans every wave, and compiles every wave's health rules
-    /// (once, before anything is applied, so a typo in a late wave's CEL does
-    /// not leave the earlier waves half-rolled).
-    pub(super) async fn plan_for(
-        &self,
-        root: &Path,
-        ws: &WaveSet,
-    ) -> Result<(Plan, BTreeMap<String, Vec<CompiledRule>>), SyncError> {
-        let mut rules = BTreeMap::new();
-        for (index, w) in ws.waves.iter().enumerate() {
-            let compiled = compile_rules(w).map_err(|(at, source)| SyncError::Rule {
-                wave: w.name.clone(),
-                field: rule_field(index, &at, &source),
-                source,
-            })?;
-            rules.insert(w.name.clone(), compiled);
-        }
-        let inputs = render_all(root, ws, &self.helm)?;
-        // Built-in kinds and the repository's own CRDs need no discovery; ask
-        // the cluster only about kinds neither knows (one pass, then cached).
-        if !all_kinds_known(&inputs) {
-            self.resolver
-                .discover_all()
-                .await
-                .map_err(SyncError::Discovery)?;
-        }
-        let unset = ws.namespace.is_none().then(|| inputs.clone());
-        let plan = plan::plan(
-            &ws.name,
-            ws.namespace.as_deref(),
-            inputs,
-            &ScopeCache(&self.resolver),
-        )?;
-        if let Some(input) = unset {
-            plan::refuse_defaulted_namespaces(&input, &plan)?;
-        }
-        Ok((plan, rules))
-    }
-
-    /// A wave completed at this digest is skipped after checking its objects are still there and healthy.
-    async fn verify(
-        &self,
-        record: &Record,
-        wave: &PlannedWave,
-        rules: &[CompiledRule],
-    ) -> Verified {
-        let Some(w) = record.wave(&wave.name) else {
-            return Verified::NotDone;
-        };
-        let done = matches!(w.status, WaveStatus::Completed | WaveStatus::Skipped);
-        if !done || w.digest.as_deref() != Some(&wave.digest) {
-            return Verified::NotDone;
-        }
-        let refs = record
-            .inventory
-            .waves
-            .get(&wave.name)
-            .cloned()
-            .unwrap_or_default();
-        match wait_healthy(
-            &self.resolver,
-            &refs,
-            rules,
-            Duration::from_secs(2),
-            &|_, _| {},
-        )
-        .await
-        {
-            Ok(()) => Verified::Healthy,
-            Err(e) => Verified::Drifted(e.to_string()),
-        }
-    }
-
-    /// Gates, apply, health, prune for one wave. Returns the skipped components.
-    async fn run_wave(
-        &self,
-        ws: &WaveSet,
-        spec: &config::Wave,
-        rules: &[CompiledRule],
-        wave: &PlannedWave,
-        planned: &BTreeSet<ObjRef>,
-        record: &mut Record,
-    ) -> Result<Vec<String>, WaveFailure> {
-        let (skipped, objects) = self.gate(ws, spec, wave).await?;
-        if objects.is_empty() && !skipped.is_empty() {
-            return Ok(skipped);
-        }
-        let applied = self
-            .apply_components(&wave.name, &objects, rules, record)
+        self.checkpoint().map_err(PassFailure::Stopped)?;
+        self.prune_removed_waves(ws, &allowed, &planned, &mut pass.record)
             .await?;
-        self.settle(ws, spec, wave, &applied, rules, planned, record)
-            .await?;
-        Ok(skipped)
-    }
-
-    /// The wave's and its components' `requires` and `skipIf`: the skipped
-    /// components, and the objects of the others.
-    async fn gate<'p>(
-        &self,
-        ws: &WaveSet,
-        spec: &config::Wave,
-        wave: &'p PlannedWave,
-    ) -> Result<(Vec<String>, Vec<&'p [crate::model::Object]>), WaveFailure> {
-        let default_ns = ws.namespace.clone().unwrap_or_else(|| "default".into());
-        let grace = self.options.requires_grace;
-        gates::check_requirements(&self.resolver, &spec.requires, &default_ns, grace).await?;
-        let skip_event = |component: &str, reason: String| {
-            self.progress.event(&Event::ComponentSkipped {
-                wave: wave.name.clone(),
-                component: component.into(),
-                reason,
-            });
-        };
-        if let Some(rule) = &spec.skip_if
-            && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
-        {
-            skip_event("*", why);
-            return Ok((
-                wave.components.iter().map(|c| c.name.clone()).collect(),
-                Vec::new(),
-            ));
-        }
-        let mut skipped = Vec::new();
-        let mut objects = Vec::new();
-        for c in &wave.components {
-            if let Some(cs) = spec.components.iter().find(|s| s.name == c.name) {
-                // A skipped component's prerequisites do not matter: check skipIf first.
-                if let Some(rule) = &cs.skip_if
-                    && let Some(why) = gates::should_skip(&self.resolver, rule, &ws.name).await?
-                {
-                    skip_event(&c.name, why);
-                    skipped.push(c.name.clone());
-                    continue;
-                }
-                gates::check_requirements(&self.resolver, &cs.requires, &default_ns, grace).await?;
-            }
-            objects.push(c.objects.as_slice());
-        }
-        Ok((skipped, objects))
-    }
-
-    /// Applies the components in parallel. Whatever was applied joins the
-    /// inventory even when the wave fails, so nothing applied is forgotten.
-    async fn apply_components(
-        &self,
-        wave: &str,
-        objects: &[&[crate::model::Object]],
-        rules: &[CompiledRule],
-        record: &mut Record,
-    ) -> Result<Applied, WaveFailure> {
-        let mut applier = self.applier.clone();
-        applier.revision = record.target_revision.clone();
-        let known = record.inventory.all();
-        let outcomes =
-            futures::future::join_all(objects.iter().map(|objs| applier.apply(objs, &known))).await;
-        let mut out = Applied::default();
-        for o in outcomes {
-            out.changes.extend(o);
-        }
-        let mut counts: BTreeMap<(ApplyAction, String), usize> = BTreeMap::new();
-        for c in &out.changes.changes {
-            let Some(action) = c.action.apply_action() else {
-                continue;
-            };
-            *counts.entry((action, group_label(&c.object))).or_default() += 1;
-            // What the apply response already shows ready (ConfigMaps, Services…)
-            // need not be read again.
-            if !crate::health::assess(c.live.as_ref(), rules).is_ready() {
-                out.to_watch.push(c.object.clone());
-            }
-        }
-        record.inventory.record(wave, &out.changes);
-        if !counts.is_empty() {
-            self.progress.event(&Event::ObjectsApplied {
-                wave: wave.to_string(),
-                counts,
-            });
-        }
-        if let Some(failure) = WaveFailure::of_all(&out.changes.errors(), "applying") {
-            return Err(failure);
-        }
-        self.progress.event(&Event::WaveApplied {
-            wave: wave.to_string(),
-            applied: out.changes.applied().count(),
-            recreated_jobs: out.changes.count(|a| matches!(a, Action::Recreated)),
-        });
-        Ok(out)
-    }
-
-    /// Waits until the wave is healthy, then prunes what left Git.
-    #[allow(clippy::too_many_arguments)]
-    async fn settle(
-        &self,
-        ws: &WaveSet,
-        spec: &config::Wave,
-        wave: &PlannedWave,
-        applied: &Applied,
-        rules: &[CompiledRule],
-        planned: &BTreeSet<ObjRef>,
-        record: &mut Record,
-    ) -> Result<(), WaveFailure> {
-        let progress = self.progress.clone();
-        let name = wave.name.clone();
-        let report = move |pending: usize, example: &str| {
-            progress.event(&Event::WaveWaiting {
-                wave: name.clone(),
-                pending,
-                example: example.to_string(),
-            });
-        };
-        // Waiting is read-only: a stop request ends it at once.
-        tokio::select! {
-            r = wait_healthy(&self.resolver, &applied.to_watch, rules, spec.timeout, &report) => {
-                r.map_err(|e: WaitError| WaveFailure::from(e))?;
-            }
-            _ = self.stop.stopped() => {
-                return Err(WaveFailure {
-                    message: "stopped".into(),
-                    category: Category::Transient,
-                    stopped: self.stop.reason(),
-                });
-            }
-        }
-        if let Some(reason) = self.stop.reason() {
-            return Err(WaveFailure {
-                message: "stopped".into(),
-                category: Category::Transient,
-                stopped: Some(reason),
-            });
-        }
-        let stale = record.inventory.stale(&wave.name, planned);
-        let mut pruned = ChangeSet::default();
-        if !stale.is_empty() {
-            pruned = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&pruned_event(&wave.name, &pruned));
-        }
-        // A failed delete stays in the inventory for the next attempt, and
-        // fails the wave with its category (a 403 stalls, a 503 is
-        // retried): the next wave must not start on a half-pruned one.
-        record
-            .inventory
-            .settle(&wave.name, &applied.changes, &pruned);
-        WaveFailure::of_all(&pruned.errors(), "pruning").map_or(Ok(()), Err)
-    }
-
-    /// Objects of waves that left wavesync.yaml are pruned once every wave
-    /// is healthy, when the policy allows it; otherwise they are kept, stay
-    /// in the inventory, and the record says so.
-    async fn prune_removed_waves(
-        &self,
-        ws: &WaveSet,
-        allowed: &Allowed,
-        planned: &BTreeSet<ObjRef>,
-        record: &mut Record,
-    ) -> Result<(), SyncError> {
-        record.held.clear();
-        for h in &allowed.held {
-            self.progress.event(&Event::PruneHeld {
-                wave: h.wave.clone(),
-                objects: h.objects,
-            });
-            record.held.push(crate::state::HeldPrune {
-                wave: h.wave.clone(),
-                objects: h.objects,
-            });
-        }
-        let gone: Vec<String> = record
-            .inventory
-            .waves
-            .keys()
-            .filter(|k| ws.wave(k).is_none() && !allowed.held.iter().any(|h| &h.wave == *k))
-            .cloned()
-            .collect();
-        let mut changes = ChangeSet::default();
-        for wave in gone {
-            // Objects planned elsewhere moved to another wave: not pruned,
-            // and no longer this one's.
-            let moved: Vec<ObjRef> = record
-                .inventory
-                .wave(&wave)
-                .iter()
-                .filter(|r| planned.contains(r))
-                .cloned()
-                .collect();
-            let stale = record.inventory.stale(&wave, planned);
-            let mut pruned = prune::prune(&self.resolver, &ws.name, &stale, false).await;
-            self.progress.event(&pruned_event(&wave, &pruned));
-            for r in moved {
-                pruned.push(r, Action::Skipped("planned in another wave".into()), None);
-            }
-            record.inventory.record(&wave, &pruned);
-            changes.extend(pruned);
-        }
-        let errors = changes.errors();
-        match WaveFailure::of_all(&errors, "pruning removed waves") {
-            Some(f) => Err(SyncError::Prune {
-                message: f.message,
-                category: f.category,
-            }),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
-/// The progress event of a prune: counts, deletions by API group, and the
-/// first failures.
-fn pruned_event(wave: &str, pruned: &ChangeSet) -> Event {
-    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
-    for c in pruned.with(|a| matches!(a, Action::Deleted)) {
-        *groups.entry(group_label(&c.object)).or_default() += 1;
-    }
-    let errors = pruned.errors();
-    Event::Pruned {
-        wave: wave.to_string(),
-        deleted: pruned.count(|a| matches!(a, Action::Deleted | Action::Gone)),
-        kept: pruned.count(|a| matches!(a, Action::Skipped(_))),
-        failed: errors.len(),
-        failures: errors
-            .iter()
-            .take(FAILURES_LISTED)
-            .map(|e| e.to_string())
-            .collect(),
-        groups,
+/// How a pass ended early, before it is recorded.
+enum PassFailure {
+    /// Outside a wave.
+    Pass(SyncError),
+    /// In a wave.
+    Wave {
+        /// The wave.
+        wave: String,
+        /// Why.
+        failure: WaveFailure,
+    },
+    /// Stopped on request.
+    Stopped(StopReason),
+    /// Writing the record failed.
+    State(StateError),
+}
+
+impl From<SyncError> for PassFailure {
+    fn from(e: SyncError) -> Self {
+        PassFailure::Pass(e)
     }
 }
 
-/// Whether every rendered kind is a built-in one or defined by a CRD in the repository.
-fn all_kinds_known(inputs: &[WaveInput]) -> bool {
-    let objects = || {
-        inputs
-            .iter()
-            .flat_map(|w| w.components.iter().flat_map(|(_, objs)| objs.iter()))
-    };
-    let mut defined = BTreeSet::new();
-    for o in objects().filter(|o| o.json["kind"] == "CustomResourceDefinition") {
-        let group = o
-            .json
-            .pointer("/spec/group")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let kind = o
-            .json
-            .pointer("/spec/names/kind")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        for v in o
-            .json
-            .pointer("/spec/versions")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let version = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-            defined.insert((format!("{group}/{version}"), kind.to_string()));
-        }
+impl From<StateError> for PassFailure {
+    fn from(e: StateError) -> Self {
+        PassFailure::State(e)
     }
-    objects().all(|o| {
-        let r = o.reference();
-        plan::Builtin.namespaced(&r.api_version, &r.kind).is_some()
-            || defined.contains(&(r.api_version.clone(), r.kind.clone()))
-    })
-}
-
-/// Every object the plan holds, across waves (what must not be pruned).
-fn planned_refs(plan: &Plan) -> BTreeSet<ObjRef> {
-    plan.waves
-        .iter()
-        .flat_map(|w| {
-            w.components
-                .iter()
-                .flat_map(|c| c.objects.iter().map(|o| o.reference()))
-        })
-        .collect()
 }
 
 fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool {
@@ -955,96 +530,4 @@ fn is_done(record: &Record, revision: &Revision, cluster: Option<&str>) -> bool 
         && record.cluster.as_deref() == cluster
         && record.applied_revision.as_deref() == Some(revision.0.as_str())
         && record.target_revision.as_deref() == Some(revision.0.as_str())
-}
-
-/// The wave's rules, compiled; else where the first bad one is written
-/// (`health[0]`, `components[1].health[0]`) and why.
-fn compile_rules(spec: &config::Wave) -> Result<Vec<CompiledRule>, (String, HealthError)> {
-    let all = spec
-        .health
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (format!("health[{i}]"), r))
-        .chain(spec.components.iter().enumerate().flat_map(|(c, comp)| {
-            comp.health
-                .iter()
-                .enumerate()
-                .map(move |(i, r)| (format!("components[{c}].health[{i}]"), r))
-        }));
-    all.map(|(at, r)| {
-        CompiledRule::compile(
-            r.api_version.as_deref(),
-            &r.kind,
-            &r.ready,
-            r.failed.as_deref(),
-        )
-        .map_err(|e| (at, e))
-    })
-    .collect()
-}
-
-/// `spec.waves[2].health[0].ready`: the field of a rule that does not compile.
-fn rule_field(wave: usize, at: &str, e: &HealthError) -> String {
-    let field = match e {
-        HealthError::Compile { field, .. } | HealthError::Undeclared { field, .. } => {
-            format!(".{field}")
-        }
-        HealthError::EmptyKind => ".kind".to_owned(),
-    };
-    format!("spec.waves[{wave}].{at}{field}")
-}
-
-/// What Helm renders for a chart component: its release goes to the
-/// chart's namespace, else the WaveSet's, else `default`.
-pub fn chart_spec<'a>(
-    ws: &'a WaveSet,
-    component: &'a config::Component,
-    chart: &'a config::ChartSource,
-) -> ChartSpec<'a> {
-    ChartSpec {
-        path: &component.path,
-        release: &chart.release_name,
-        namespace: chart
-            .namespace
-            .as_deref()
-            .or(ws.namespace.as_deref())
-            .unwrap_or(crate::plan::DEFAULT_NAMESPACE),
-        values_files: &chart.values_files,
-        values: &chart.values,
-        include_crds: chart.include_crds,
-    }
-}
-
-/// Renders every component of every wave; any error stops before anything is applied.
-///
-/// # Errors
-/// The first render error (it names the file).
-pub fn render_all(root: &Path, ws: &WaveSet, helm: &Helm) -> Result<Vec<WaveInput>, RenderError> {
-    let values = ws.values.clone();
-    let substitute =
-        move |text: &str, file: &Path| values.substitute(text, file).map_err(|e| e.to_string());
-    ws.waves
-        .iter()
-        .map(|w| {
-            let components = w
-                .components
-                .iter()
-                .map(|c| {
-                    let objects = match &c.chart {
-                        Some(chart) => helm.render(root, &chart_spec(ws, c, chart), &substitute),
-                        None => render::render_path(&RenderRequest {
-                            repo_root: root,
-                            path: &c.path,
-                            substitute: &substitute,
-                        }),
-                    };
-                    objects.map(|objs| (c.name.clone(), objs))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(WaveInput {
-                name: w.name.clone(),
-                components,
-            })
-        })
-        .collect()
 }

@@ -205,15 +205,7 @@ impl StateStore {
             source,
         };
         let inventory = record.inventory_gzip().map_err(encode)?;
-        let json = {
-            let mut r = record.clone();
-            r.updated = Some(
-                jiff::Timestamp::now()
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            );
-            r.to_json().map_err(encode)?
-        };
+        let json = record.to_json().map_err(encode)?;
         let cm = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),

@@ -62,7 +62,7 @@ pub(crate) fn render(
         for (c, site) in wave.components.iter().zip(&sites.components) {
             let (objects, errors) = match &c.chart {
                 Some(chart) => {
-                    let spec = crate::reconcile::sync::chart_spec(ws, c, chart);
+                    let spec = crate::reconcile::prepare::chart_spec(ws, c, chart);
                     match helm.render(root, &spec, &substitute) {
                         Ok(objects) => (objects, Vec::new()),
                         Err(e) => {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wavesync::model::ObjRef;
 use wavesync::plan::{self, Builtin};
-use wavesync::reconcile::sync::render_all;
+use wavesync::reconcile::prepare::render_all;
 use wavesync::render::Helm;
 use wavesync::state::{Phase, Record, WaveStatus};
 
