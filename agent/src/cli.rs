@@ -72,6 +72,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Check a repository without a cluster: schema, renders, references, duplicates, CRD order (exit 0: valid, 1: errors).
     Validate(ValidateArgs),
+    /// Print the JSON schema of wavesync.yaml (for editors: yaml-language-server's `# yaml-language-server: $schema=`).
+    Schema,
     /// Start the embedded simulated cluster and sync examples-repo into it, showing progress.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),

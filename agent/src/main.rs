@@ -87,6 +87,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => commands::status::show(a).await,
         Command::Reset(a) => commands::status::reset(a).await,
         Command::Render(a) => commands::render::run(a),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&wavesync::config::json_schema())?
+            );
+            Ok(())
+        }
         #[cfg(feature = "sim")]
         Command::Demo(a) => commands::demo::run(a).await,
         #[cfg(feature = "sim")]

@@ -58,4 +58,11 @@ pub use types::{
     Requirement, RetryPolicy, SinkType, SkipRule, UrlSource, Wave, WaveSet,
 };
 pub use values::Values;
+
+/// The JSON schema of `wavesync.yaml`, derived from the structs that read it
+/// (so it cannot fall behind them); `docs/wavesync.schema.json` is this,
+/// regenerated and compared by CI.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::Value::from(schemars::schema_for!(schema::File))
+}
 pub(crate) use values::merge as merge_values;

@@ -1057,3 +1057,40 @@ fn a_prune_share_outside_one_to_a_hundred_names_line_and_field() {
         "{typo}"
     );
 }
+
+/// `docs/wavesync.schema.json` is what `wavesync schema` prints (CI
+/// regenerates it too); a field added to the reader shows up in it.
+#[test]
+fn the_published_json_schema_is_the_one_the_reader_derives() {
+    let published = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/wavesync.schema.json"
+    ))
+    .expect("docs/wavesync.schema.json");
+    let published: serde_json::Value = serde_json::from_str(&published).expect("json");
+    let schema = super::json_schema();
+    assert_eq!(
+        published, schema,
+        "run `cargo run -p wavesync -- schema > docs/wavesync.schema.json`"
+    );
+    let wave = &schema["$defs"]["Wave"]["properties"];
+    for field in [
+        "name",
+        "path",
+        "components",
+        "requires",
+        "skipIf",
+        "health",
+        "timeout",
+        "retry",
+    ] {
+        assert!(
+            wave.get(field).is_some(),
+            "waves[].{field} is in the schema"
+        );
+    }
+    assert_eq!(
+        schema["$defs"]["Wave"]["additionalProperties"], false,
+        "unknown fields are refused, as by the reader"
+    );
+}
