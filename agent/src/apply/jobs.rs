@@ -13,14 +13,9 @@ use std::time::{Duration, Instant};
 /// Annotation holding the digest of a Job's rendered content.
 pub const JOB_DIGEST: &str = "wavesync.io/job-digest";
 
-/// Whether an object is a batch Job.
+/// Whether an object is a batch Job (see [`crate::kinds::Kind::job`]).
 pub fn is_job(obj: &Object) -> bool {
-    obj.json.get("kind").and_then(Value::as_str) == Some("Job")
-        && obj
-            .json
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.starts_with("batch/"))
+    crate::kinds::of_ref(&obj.reference()).is_some_and(|k| k.job)
 }
 
 /// Adds the content digest annotation to a Job.

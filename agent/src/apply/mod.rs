@@ -11,14 +11,12 @@ pub mod error;
 pub mod jobs;
 pub mod object;
 pub mod prune;
-pub mod resolver;
 pub mod revision;
 pub mod ssa;
 pub mod staged;
 
 pub use changeset::{Action, Change, ChangeSet};
 pub use error::ApplyError;
-pub use resolver::Resolver;
 
 /// The field manager wavesync applies with.
 pub const FIELD_MANAGER: &str = "wavesync";

@@ -7,9 +7,9 @@
 
 use super::changeset::{Action, Change};
 use super::jobs;
-use super::resolver::Resolver;
 use super::revision;
 use super::ssa::{self, Backoff};
+use crate::cluster::Resolver;
 use crate::model::Object;
 use serde_json::Value;
 use std::time::Duration;

@@ -6,8 +6,8 @@
 
 use super::changeset::{Action, ChangeSet};
 use super::error::ApplyError;
-use super::resolver::Resolver;
 use super::{PRUNE_ANNOTATION, WAVESET_LABEL};
+use crate::cluster::Resolver;
 use crate::model::ObjRef;
 use kube::api::{DeleteParams, PropagationPolicy};
 
@@ -27,10 +27,7 @@ pub fn protected(
             owner.unwrap_or_default()
         ));
     }
-    let guarded = matches!(
-        (r.group(), r.kind.as_str()),
-        ("", "PersistentVolumeClaim") | ("", "Namespace")
-    );
+    let guarded = crate::kinds::of_ref(r).is_some_and(|k| k.prune_opt_in);
     if guarded && annotation != Some("true") {
         return Some(format!(
             "{} objects are only pruned when annotated {PRUNE_ANNOTATION}: \"true\"",

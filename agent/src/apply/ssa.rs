@@ -3,7 +3,7 @@
 
 use super::FIELD_MANAGER;
 use super::error::ApplyError;
-use super::resolver::Resolver;
+use crate::cluster::Resolver;
 use crate::error::{Category, category_of_status};
 use crate::model::Object;
 use crate::retry;

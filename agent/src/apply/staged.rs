@@ -6,9 +6,10 @@
 use super::changeset::{Action, Change, ChangeSet};
 use super::error::ApplyError;
 use super::object::{self, Mode};
-use super::resolver::Resolver;
 use super::ssa::Backoff;
+use crate::cluster::Resolver;
 use crate::error::{ApiFailure, Category, category_of_kube};
+use crate::kinds::Class;
 use crate::model::{ObjRef, Object};
 use futures::StreamExt;
 use serde_json::Value;
@@ -32,17 +33,16 @@ pub struct Applier {
     pub revision: Option<String>,
 }
 
+/// CRDs and Namespaces: applied first, the rest needs them.
 fn is_first_stage(o: &Object) -> bool {
-    let kind = o
-        .json
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    matches!(kind, "CustomResourceDefinition" | "Namespace")
+    matches!(
+        crate::kinds::class(&o.reference()),
+        Class::Crd | Class::Namespace
+    )
 }
 
 fn is_crd(o: &Object) -> bool {
-    o.json.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+    crate::kinds::class(&o.reference()) == Class::Crd
 }
 
 impl Applier {

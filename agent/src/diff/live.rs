@@ -12,7 +12,8 @@ use crate::apply::jobs::{self, JOB_DIGEST, is_job};
 use crate::apply::prune::prune;
 use crate::apply::revision;
 use crate::apply::ssa::{Backoff, describe};
-use crate::apply::{ApplyError, FIELD_MANAGER, Resolver};
+use crate::apply::{ApplyError, FIELD_MANAGER};
+use crate::cluster::Resolver;
 use crate::config::{self, WaveSet};
 use crate::error::{Categorized, Category};
 use crate::model::{ObjRef, Object};
@@ -344,13 +345,7 @@ async fn pruned(
 
 /// (group, kind) a CRD defines.
 fn crd_kind(v: &Value) -> Option<(String, String)> {
-    if v["kind"] != "CustomResourceDefinition" {
-        return None;
-    }
-    Some((
-        v.pointer("/spec/group")?.as_str()?.to_owned(),
-        v.pointer("/spec/names/kind")?.as_str()?.to_owned(),
-    ))
+    crate::kinds::crd(v).map(|c| (c.group, c.kind))
 }
 
 async fn probe(ctx: &Ctx<'_>, obj: &Object) -> Result<Probe, LiveError> {

@@ -15,7 +15,8 @@ use super::{Change, Finding, Healing, owned};
 use crate::apply::jobs::is_job;
 use crate::apply::revision;
 use crate::apply::ssa::{self, Backoff};
-use crate::apply::{ApplyError, Resolver, WAVESET_LABEL};
+use crate::apply::{ApplyError, WAVESET_LABEL};
+use crate::cluster::Resolver;
 use crate::config::{DriftPolicy, EffectiveDrift, HealLimit};
 use crate::error::Categorized;
 use crate::model::{ObjRef, Object};
@@ -334,7 +335,7 @@ impl Task {
 
     /// The watches `d` needs: per kind, one per namespace in use, or one
     /// across all namespaces when it spans many.
-    async fn scopes(&self, d: &Desired) -> BTreeMap<Scope, crate::apply::resolver::Resolved> {
+    async fn scopes(&self, d: &Desired) -> BTreeMap<Scope, crate::cluster::resolver::Resolved> {
         let mut by_kind: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         for w in &d.objects {
             let r = w.object.reference();

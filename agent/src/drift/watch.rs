@@ -8,7 +8,7 @@
 
 use super::fields::owned_tree;
 use crate::apply::FIELD_MANAGER;
-use crate::apply::resolver::Resolved;
+use crate::cluster::resolver::Resolved;
 use crate::model::ObjRef;
 use futures::StreamExt;
 use kube::api::{DynamicObject, ObjectMeta, PartialObjectMeta};

@@ -4,7 +4,8 @@
 //! bounds the whole.
 
 use super::{CompiledRule, Health, assess};
-use crate::apply::{ApplyError, Resolver};
+use crate::apply::ApplyError;
+use crate::cluster::Resolver;
 use crate::error::{Categorized, Category};
 use crate::model::ObjRef;
 use futures::StreamExt;

@@ -3,39 +3,9 @@
 //! after the objects before it in the wave were applied.
 
 use super::PlanError;
+use crate::kinds::NameRule;
 use crate::model::Object;
 use serde_json::Value;
-
-/// Built-in kinds whose names must be DNS subdomains (RFC 1123: lowercase
-/// letters, digits, `-` and `.`, at most 253 characters, beginning and
-/// ending with a letter or digit).
-const SUBDOMAIN_KINDS: &[&str] = &[
-    "ConfigMap",
-    "Secret",
-    "ServiceAccount",
-    "Pod",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-    "Ingress",
-    "IngressClass",
-    "NetworkPolicy",
-    "PodDisruptionBudget",
-    "HorizontalPodAutoscaler",
-    "StorageClass",
-    "PriorityClass",
-    "CustomResourceDefinition",
-    "LimitRange",
-    "ResourceQuota",
-];
-
-/// Built-in kinds whose names must be DNS labels (at most 63 characters, no `.`).
-const LABEL_KINDS: &[&str] = &["Namespace", "Service"];
 
 const SUBDOMAIN_RULE: &str = "a lowercase RFC 1123 subdomain: at most 253 lowercase letters, \
                               digits, '-' and '.', beginning and ending with a letter or digit";
@@ -48,27 +18,17 @@ const SEGMENT_RULE: &str = "at most 253 characters, without '/' or '%', and not 
 /// # Errors
 /// [`PlanError::InvalidObjectName`] naming the field and the rule.
 pub(crate) fn check(o: &Object) -> Result<(), PlanError> {
-    let kind = o
-        .json
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let core = o
-        .json
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_some_and(|v| !v.contains('.') || v.contains(".k8s.io/"));
+    let r = o.reference();
     let name = o
         .json
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let rule = if core && LABEL_KINDS.contains(&kind) {
-        (!is_label(name)).then_some(LABEL_RULE)
-    } else if core && SUBDOMAIN_KINDS.contains(&kind) {
-        (!is_subdomain(name)).then_some(SUBDOMAIN_RULE)
-    } else {
-        (!is_path_segment(name)).then_some(SEGMENT_RULE)
+    let names = crate::kinds::of_ref(&r).map_or(NameRule::Segment, |k| k.names);
+    let rule = match names {
+        NameRule::Label => (!is_label(name)).then_some(LABEL_RULE),
+        NameRule::Subdomain => (!is_subdomain(name)).then_some(SUBDOMAIN_RULE),
+        NameRule::Segment => (!is_path_segment(name)).then_some(SEGMENT_RULE),
     };
     if let Some(rule) = rule {
         return Err(invalid(o, "metadata.name", name, rule));

@@ -17,65 +17,14 @@
 //! references are unique in a plan, so the order depends only on the set of
 //! objects, never on the order of files or documents.
 
-use super::scopes::Builtin;
-use crate::model::{ObjRef, Object};
-
-/// Namespaced kinds applied before workloads.
-const SETUP: &[(&str, &str)] = &[
-    ("", "ServiceAccount"),
-    ("", "ConfigMap"),
-    ("", "Secret"),
-    ("", "Service"),
-    ("", "Endpoints"),
-    ("", "PersistentVolumeClaim"),
-    ("", "LimitRange"),
-    ("", "ResourceQuota"),
-    ("rbac.authorization.k8s.io", "Role"),
-    ("rbac.authorization.k8s.io", "RoleBinding"),
-    ("networking.k8s.io", "NetworkPolicy"),
-    ("policy", "PodDisruptionBudget"),
-    ("discovery.k8s.io", "EndpointSlice"),
-];
-
-/// Cluster-scoped kinds applied after workloads.
-const ADMISSION: &[(&str, &str)] = &[
-    (
-        "admissionregistration.k8s.io",
-        "MutatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingWebhookConfiguration",
-    ),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
-    ),
-    ("apiregistration.k8s.io", "APIService"),
-];
-
-/// The class of an object whose namespace was already normalized (empty
-/// namespace means cluster-scoped).
-fn class(r: &ObjRef) -> u8 {
-    let is = |table: &[(&str, &str)]| table.iter().any(|(g, k)| *g == r.group() && *k == r.kind);
-    match (r.group(), r.kind.as_str()) {
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => 0,
-        ("", "Namespace") => 1,
-        _ if !Builtin::knows(r) => 6,
-        _ if is(ADMISSION) => 5,
-        _ if r.namespace.is_empty() => 2,
-        _ if is(SETUP) => 3,
-        _ => 4,
-    }
-}
+use crate::model::Object;
 
 /// Sorts a component's objects into apply order.
 pub(crate) fn sort(objects: &mut [Object]) {
     objects.sort_by_cached_key(|o| {
         let r = o.reference();
         (
-            class(&r),
+            crate::kinds::class(&r),
             r.kind.clone(),
             r.namespace.clone(),
             r.name.clone(),

@@ -3,7 +3,8 @@
 //! `skipIf` rules (an operator whose ClusterRole another installer already
 //! owns, on a cluster shared with a control plane).
 
-use crate::apply::{Resolver, WAVESET_LABEL};
+use crate::apply::WAVESET_LABEL;
+use crate::cluster::Resolver;
 use crate::config::{ObjectSelector, Requirement, SkipRule};
 use crate::error::{Categorized, Category};
 use serde_json::Value;

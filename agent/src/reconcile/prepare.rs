@@ -4,7 +4,7 @@
 //! Any error here stops the pass with nothing applied.
 
 use super::sync::{Engine, SyncError};
-use crate::apply::Resolver;
+use crate::cluster::Resolver;
 use crate::config::{self, WaveSet};
 use crate::health::{CompiledRule, HealthError};
 use crate::plan::{self, Plan, Scopes, WaveInput};
@@ -69,31 +69,14 @@ fn all_kinds_known(inputs: &[WaveInput]) -> bool {
             .flat_map(|w| w.components.iter().flat_map(|(_, objs)| objs.iter()))
     };
     let mut defined = BTreeSet::new();
-    for o in objects().filter(|o| o.json["kind"] == "CustomResourceDefinition") {
-        let group = o
-            .json
-            .pointer("/spec/group")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let kind = o
-            .json
-            .pointer("/spec/names/kind")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        for v in o
-            .json
-            .pointer("/spec/versions")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let version = v.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-            defined.insert((format!("{group}/{version}"), kind.to_string()));
+    for crd in objects().filter_map(|o| crate::kinds::crd(&o.json)) {
+        for version in &crd.versions {
+            defined.insert((format!("{}/{version}", crd.group), crd.kind.clone()));
         }
     }
     objects().all(|o| {
         let r = o.reference();
-        plan::Builtin.namespaced(&r.api_version, &r.kind).is_some()
+        crate::kinds::of_ref(&r).is_some()
             || defined.contains(&(r.api_version.clone(), r.kind.clone()))
     })
 }

@@ -5,7 +5,6 @@
 
 use super::objects::Placed;
 use crate::model::{ObjRef, Object, Origin};
-use serde_json::Value;
 
 /// One CRD of the repository.
 #[derive(Debug, Clone)]
@@ -43,29 +42,15 @@ impl Crds {
 
     /// Adds `object`, applied in wave `wave`, if it is a CRD.
     pub(crate) fn add(&mut self, object: &Object, wave: usize) {
-        let r = object.reference();
-        if r.group() != "apiextensions.k8s.io" || r.kind != "CustomResourceDefinition" {
-            return;
-        }
-        let json = &object.json;
-        let s = |ptr: &str| json.pointer(ptr).and_then(Value::as_str).map(str::to_owned);
-        let versions = json
-            .pointer("/spec/versions")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|v| v.get("served").and_then(Value::as_bool) != Some(false))
-            .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
-            .collect();
-        let (Some(group), Some(kind)) = (s("/spec/group"), s("/spec/names/kind")) else {
+        let Some(def) = crate::kinds::crd(&object.json) else {
             return;
         };
         self.0.push(Crd {
-            name: r.name.clone(),
-            group,
-            kind,
-            namespaced: s("/spec/scope").as_deref() == Some("Namespaced"),
-            versions,
+            name: object.reference().name,
+            group: def.group,
+            kind: def.kind,
+            namespaced: def.namespaced,
+            versions: def.versions,
             wave,
             origin: object.origin.clone(),
         });

@@ -2,7 +2,8 @@
 //! does not define itself. Asked once, before the checks (which are
 //! synchronous): one discovery pass and one list of the CRDs.
 
-use crate::apply::{ApplyError, Resolver};
+use crate::apply::ApplyError;
+use crate::cluster::Resolver;
 use crate::plan::Scopes;
 use std::collections::BTreeSet;
 

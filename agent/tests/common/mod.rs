@@ -13,7 +13,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wavesync::apply::Resolver;
+use wavesync::cluster::Resolver;
 use wavesync::model::Revision;
 use wavesync::reconcile::{Engine, SyncError, SyncOptions, SyncReport};
 use wavesync::report::{Event, Progress};

@@ -2,7 +2,7 @@
 //! discovery, cached; a miss re-discovers that group version, so CRDs applied
 //! a moment ago are found.
 
-use super::error::ApplyError;
+use crate::apply::ApplyError;
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{Scope, oneshot};
 use std::collections::HashMap;
