@@ -31,6 +31,7 @@ pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod retry;
+pub mod secrets;
 pub mod source;
 pub mod state;
 pub mod validate;

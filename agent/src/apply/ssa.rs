@@ -133,25 +133,10 @@ pub fn describe(e: &kube::Error, obj: &Object) -> (String, Category) {
     (redact_secret_values(&message, &obj.json), category)
 }
 
-/// Replaces any value of a Secret's `data`/`stringData` found in `message` by `***`.
+/// Replaces any value of a Secret's `data`/`stringData` found in `message`
+/// by `***` ([`crate::secrets`]' policy).
 pub fn redact_secret_values(message: &str, obj: &Value) -> String {
-    if obj.get("kind").and_then(Value::as_str) != Some("Secret") {
-        return message.to_string();
-    }
-    let mut out = message.to_string();
-    for field in ["data", "stringData"] {
-        for v in obj
-            .get(field)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|m| m.values())
-        {
-            if let Some(s) = v.as_str().filter(|s| s.len() >= 3) {
-                out = out.replace(s, "***");
-            }
-        }
-    }
-    out
+    crate::secrets::SecretValues::of(obj).redact(message)
 }
 
 #[cfg(test)]

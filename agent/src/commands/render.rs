@@ -19,30 +19,12 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         for c in &wave.components {
             for o in &c.objects {
                 println!("---\n# source: {} (component {})", o.origin, c.name);
-                print!("{}", serde_saphyr::to_string(&masked(&o.json))?);
+                print!(
+                    "{}",
+                    serde_saphyr::to_string(&crate::secrets::masked(&o.json))?
+                );
             }
         }
     }
     Ok(())
-}
-
-/// A Secret with its values replaced by their size: `render` output ends up
-/// in terminals, CI logs and pull requests, and the values are not what a
-/// reviewer checks (the digest still covers them).
-fn masked(object: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
-    use serde_json::Value;
-    let is_secret = object["kind"] == "Secret" && object["apiVersion"] == "v1";
-    if !is_secret {
-        return std::borrow::Cow::Borrowed(object);
-    }
-    let mut o = object.clone();
-    for field in ["data", "stringData"] {
-        if let Some(map) = o.get_mut(field).and_then(Value::as_object_mut) {
-            for v in map.values_mut() {
-                let len = v.as_str().map_or(0, str::len);
-                *v = Value::String(format!("<{len} characters, masked>"));
-            }
-        }
-    }
-    std::borrow::Cow::Owned(o)
 }

@@ -18,7 +18,7 @@ const MIN_SECRET_LEN: usize = 8;
 
 /// Whether the object's values are never shown: a Secret, of any group.
 pub fn is_secret(object: &ObjRef) -> bool {
-    object.kind == "Secret"
+    crate::secrets::is_secret_ref(object)
 }
 
 /// The changes as a payload may show them: for a Secret, every old and new

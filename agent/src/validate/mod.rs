@@ -25,7 +25,6 @@ mod live;
 mod locate;
 mod objects;
 mod output;
-mod redact;
 mod render;
 mod rules;
 mod values;
@@ -234,7 +233,7 @@ fn validate_cluster(
 
 /// Masks every Secret value the repository holds in every message.
 fn redact(findings: &mut [Finding], inputs: &[plan::WaveInput], files: &locate::Files) {
-    let mut secrets = redact::Secrets::default();
+    let mut secrets = crate::secrets::SecretValues::default();
     secrets.add_objects(
         inputs
             .iter()
@@ -245,7 +244,7 @@ fn redact(findings: &mut [Finding], inputs: &[plan::WaveInput], files: &locate::
     for f in findings.iter() {
         if let Some(text) = files.text(Path::new(&f.file)) {
             secrets.add_text(&text);
-            if redact::declares_secret(&text) {
+            if crate::secrets::declares_secret(&text) {
                 with_secret.insert(f.file.clone());
             }
         }
@@ -253,7 +252,7 @@ fn redact(findings: &mut [Finding], inputs: &[plan::WaveInput], files: &locate::
     for f in findings.iter_mut() {
         f.message = secrets.redact(&f.message);
         if f.check == Check::Render && with_secret.contains(&f.file) {
-            f.message = redact::mask_quoted(&f.message);
+            f.message = crate::secrets::mask_quoted(&f.message);
         }
     }
 }
