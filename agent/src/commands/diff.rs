@@ -176,8 +176,7 @@ fn planned(root: &Path, cluster: Option<&str>, helm: &Helm) -> anyhow::Result<Pl
 /// The repository `dir` is in, and where `dir` is inside its working tree
 /// (the same place in an exported revision).
 fn open_repo(dir: &Path) -> anyhow::Result<(git2::Repository, PathBuf)> {
-    let repo = git2::Repository::discover(dir)
-        .with_context(|| format!("{} is not inside a Git repository", dir.display()))?;
+    let repo = crate::source::local::open(dir)?;
     let workdir = repo
         .workdir()
         .ok_or_else(|| anyhow!("the repository has no working tree"))?

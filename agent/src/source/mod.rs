@@ -46,6 +46,7 @@
 mod auth;
 mod git;
 mod known_hosts;
+pub mod local;
 mod redact;
 pub mod verify;
 mod watch;
@@ -328,8 +329,8 @@ pub enum SourceError {
         /// What failed.
         message: String,
     },
-    /// A path given to [`watch_local`] is not a Git repository.
-    #[error("{path} is not a local Git repository: {message}")]
+    /// A local path (watched, or diffed) is not inside a Git repository.
+    #[error("{} is not inside a Git repository: {message}", path.display())]
     NotARepository {
         /// The path.
         path: PathBuf,

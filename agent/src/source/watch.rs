@@ -7,7 +7,7 @@
 //! branch: the loop's `sync()` then costs one cheap local fetch, and the
 //! watcher needs no knowledge of the tracking.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -36,11 +36,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(150);
 /// [`SourceError::NotARepository`] when `path` is not a Git repository,
 /// [`SourceError::Watch`] when the watch cannot be set up.
 pub fn watch_local(path: &Path, tx: mpsc::Sender<()>) -> Result<RecommendedWatcher, SourceError> {
-    let path = local_path(path);
-    let repo = git2::Repository::open(&path).map_err(|e| SourceError::NotARepository {
-        path: path.clone(),
-        message: e.message().to_string(),
-    })?;
+    let repo = super::local::open(path)?;
     let gitdir = repo.path().to_path_buf();
     let common = repo.commondir().to_path_buf();
     let refs = common.join("refs");
@@ -80,14 +76,6 @@ pub fn watch_local(path: &Path, tx: mpsc::Sender<()>) -> Result<RecommendedWatch
         })?;
     debug!(path = %common.display(), "watching refs");
     Ok(watcher)
-}
-
-/// A path, or the path of a `file://` URL.
-fn local_path(path: &Path) -> PathBuf {
-    match path.to_str().and_then(|s| s.strip_prefix("file://")) {
-        Some(rest) => PathBuf::from(rest),
-        None => path.to_path_buf(),
-    }
 }
 
 /// Whether an event is a change of a ref, `HEAD` or `packed-refs`.
