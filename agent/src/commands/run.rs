@@ -79,6 +79,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    // One clock for the record and the lease.
+    let clock = crate::clock::system();
     // The webhooks answer by role: the elector starts before the listener.
     let elector = elector::spawn(
         client.clone(),
@@ -92,6 +94,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             duration: args.lease_duration,
             renew_deadline: args.lease_renew_deadline,
             retry_period: args.lease_retry_period,
+            clock: clock.clone(),
         },
         metrics.clone(),
         Some(events.clone()),
@@ -146,7 +149,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     sync_options.force = false;
     // A standing override would disarm the guard for every future commit.
     sync_options.allow_mass_prune = false;
-    let engine = Engine::new(client.clone(), sync_options, progress).with_stop(stop.clone());
+    let engine = Engine::new(client.clone(), sync_options, progress)
+        .with_stop(stop.clone())
+        .with_clock(clock.clone());
     let drift = args.drift_detection.then(|| {
         let (handle, reports, notices) =
             crate::drift::detector::spawn(engine.resolver().clone(), metrics.clone());

@@ -47,6 +47,8 @@ pub struct ElectorConfig {
     pub renew_deadline: Duration,
     /// How often the lease is renewed or checked.
     pub retry_period: Duration,
+    /// The time renewals and expiries are read from.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// The running elector.
@@ -116,7 +118,7 @@ pub fn spawn(
             }
         }
         if *t.role.borrow() == Role::Leader {
-            release(&t.api, &t.cfg.name, &t.cfg.identity).await;
+            release(&t.api, &t.cfg.name, &t.cfg.identity, t.cfg.clock.now()).await;
             // Given up on purpose: no LeaderLost warning for a normal stop.
             t.role.send_replace(Role::Standby);
             t.metrics.set_leader(false);
@@ -215,7 +217,7 @@ impl Task {
     /// One look at the lease; returns how long to wait before the next.
     async fn step(&mut self) -> Duration {
         let retry = self.cfg.retry_period;
-        let now = jiff::Timestamp::now();
+        let now = self.cfg.clock.now();
         let read = tokio::time::timeout(retry * 2, self.api.get_opt(&self.cfg.name)).await;
         let current = match read {
             Ok(Ok(c)) => {
@@ -268,6 +270,7 @@ impl Task {
             Some(&self.cfg.identity),
             self.cfg.duration,
             view,
+            now,
         ) {
             Ok(b) => b,
             Err(e) => {

@@ -8,6 +8,7 @@
 //! one-shot use of it by `wavesync sync`; the agent's long-running holder is
 //! `controller::elector`.
 
+use crate::clock::SharedClock;
 use crate::error::{Categorized, Category};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
@@ -147,8 +148,9 @@ pub(crate) fn lease_body(
     holder: Option<&str>,
     duration: Duration,
     previous: Option<&LeaseView>,
+    now: jiff::Timestamp,
 ) -> Result<Lease, serde_json::Error> {
-    let t = micro(now());
+    let t = micro(now);
     let ours = previous.is_some_and(|p| p.holder.as_deref() == holder && holder.is_some());
     let acquire = if ours {
         previous.and_then(|p| p.acquire_time.clone())
@@ -172,10 +174,7 @@ pub struct LeaseLock {
     name: String,
     holder: String,
     duration: Duration,
-}
-
-fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
+    clock: SharedClock,
 }
 
 fn micro(t: jiff::Timestamp) -> String {
@@ -196,7 +195,14 @@ impl LeaseLock {
             name: format!("wavesync-{waveset}"),
             holder: holder.to_string(),
             duration,
+            clock: crate::clock::system(),
         }
+    }
+
+    /// This lock reading renew and expiry times from `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// A holder identity for this process.
@@ -228,8 +234,12 @@ impl LeaseLock {
             .map_err(|e| self.api_err(e))?;
         let view = current.as_ref().map(LeaseView::of);
         if let Some(v) = &view
-            && let Claim::Held { holder, expires } =
-                claim(v.holder.as_deref(), v.expires(), &self.holder, now())
+            && let Claim::Held { holder, expires } = claim(
+                v.holder.as_deref(),
+                v.expires(),
+                &self.holder,
+                self.clock.now(),
+            )
         {
             return Err(LeaseError::Held {
                 name: self.name.clone(),
@@ -237,8 +247,14 @@ impl LeaseLock {
                 expires: expires.to_string(),
             });
         }
-        let body = lease_body(&self.name, Some(&self.holder), self.duration, view.as_ref())
-            .map_err(|e| self.api_err(kube::Error::SerdeError(e)))?;
+        let body = lease_body(
+            &self.name,
+            Some(&self.holder),
+            self.duration,
+            view.as_ref(),
+            self.clock.now(),
+        )
+        .map_err(|e| self.api_err(kube::Error::SerdeError(e)))?;
         let written = match view {
             None => self.api.create(&pp, &body).await,
             Some(_) => self.api.replace(&self.name, &pp, &body).await,
@@ -304,13 +320,13 @@ impl LeaseLock {
 
     /// Gives the lease up (best effort) so the next agent need not wait for it to expire.
     pub async fn release(&self) {
-        release(&self.api, &self.name, &self.holder).await;
+        release(&self.api, &self.name, &self.holder, self.clock.now()).await;
     }
 }
 
 /// Empties the holder of lease `name` if `holder` still holds it (best
 /// effort: a failure only means the next agent waits for the expiry).
-pub(crate) async fn release(api: &Api<Lease>, name: &str, holder: &str) {
+pub(crate) async fn release(api: &Api<Lease>, name: &str, holder: &str, now: jiff::Timestamp) {
     let Ok(Some(current)) = api.get_opt(name).await else {
         return;
     };
@@ -318,7 +334,7 @@ pub(crate) async fn release(api: &Api<Lease>, name: &str, holder: &str) {
     if view.holder.as_deref() != Some(holder) {
         return;
     }
-    let Ok(body) = lease_body(name, None, Duration::from_secs(1), Some(&view)) else {
+    let Ok(body) = lease_body(name, None, Duration::from_secs(1), Some(&view), now) else {
         return;
     };
     if let Err(e) = api.replace(name, &PostParams::default(), &body).await {
@@ -378,13 +394,26 @@ mod tests {
             transitions: 3,
             resource_version: Some("7".into()),
         };
-        let took = lease_body("l", Some("a"), Duration::from_secs(15), Some(&prev)).expect("body");
+        let took = lease_body(
+            "l",
+            Some("a"),
+            Duration::from_secs(15),
+            Some(&prev),
+            t("2026-12-02T10:00:00Z"),
+        )
+        .expect("body");
         let spec = took.spec.expect("spec");
         assert_eq!(spec.lease_transitions, Some(4));
         assert_eq!(spec.holder_identity.as_deref(), Some("a"));
         assert_eq!(took.metadata.resource_version.as_deref(), Some("7"));
-        let renewed =
-            lease_body("l", Some("b"), Duration::from_secs(15), Some(&prev)).expect("body");
+        let renewed = lease_body(
+            "l",
+            Some("b"),
+            Duration::from_secs(15),
+            Some(&prev),
+            t("2026-12-02T10:00:00Z"),
+        )
+        .expect("body");
         let spec = renewed.spec.expect("spec");
         assert_eq!(spec.lease_transitions, Some(3));
         assert_eq!(
