@@ -162,7 +162,7 @@ pub fn masked(object: &Value) -> Cow<'_, Value> {
         return Cow::Borrowed(object);
     }
     let mut o = object.clone();
-    mask_pair(None, Some(&mut o));
+    mask_last_applied(&mut o);
     for field in ["data", "stringData"] {
         if let Some(map) = o.get_mut(field).and_then(Value::as_object_mut) {
             for v in map.values_mut() {
@@ -171,6 +171,16 @@ pub fn masked(object: &Value) -> Cow<'_, Value> {
         }
     }
     Cow::Owned(o)
+}
+
+/// kubectl's last-applied copy (it holds the values) replaced by [`MASKED`].
+fn mask_last_applied(object: &mut Value) {
+    if let Some(a) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(|a| a.get_mut(LAST_APPLIED))
+    {
+        *a = Value::String(MASKED.into());
+    }
 }
 
 /// The two versions of a Secret (either may be absent) with every value of
@@ -182,12 +192,7 @@ pub fn mask_pair(mut base: Option<&mut Value>, mut head: Option<&mut Value>) {
         .into_iter()
         .flatten()
     {
-        if let Some(a) = side
-            .pointer_mut("/metadata/annotations")
-            .and_then(|a| a.get_mut(LAST_APPLIED))
-        {
-            *a = Value::String(MASKED.into());
-        }
+        mask_last_applied(side);
     }
     for field in ["data", "stringData"] {
         let before: Map<String, Value> = base
